@@ -1,0 +1,56 @@
+"""nucgan: realistic nucleus microscopy images from instance masks, with pix2pix-style GANs.
+
+Importing ``nucgan`` is cheap: torch, plugins and the registry load on first use of a name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from nucgan._version import __version__
+
+# public name -> module that defines it (resolved lazily, PEP 562)
+_LAZY = {
+    "NucganError": "nucgan.errors", "InputError": "nucgan.errors", "UnknownNameError": "nucgan.errors",
+    "AmbiguousNameError": "nucgan.errors", "PluginError": "nucgan.errors", "LayeringError": "nucgan.errors",
+    "GeneratorSpec": "nucgan.specs", "DiscriminatorSpec": "nucgan.specs", "LayererSpec": "nucgan.specs",
+    "DatasetSpec": "nucgan.specs", "SamplerSpec": "nucgan.specs",
+    "hookimpl": "nucgan.hookspecs",
+    "Generator": "nucgan.interfaces", "Discriminator": "nucgan.interfaces", "Layerer": "nucgan.interfaces",
+    "Dataset": "nucgan.interfaces", "Sampler": "nucgan.interfaces", "check_tensor": "nucgan.interfaces",
+    "create_generator": "nucgan.registry", "create_discriminator": "nucgan.registry",
+    "create_layerer": "nucgan.registry", "create_dataset": "nucgan.registry", "create_sampler": "nucgan.registry",
+    "list_generators": "nucgan.registry", "list_discriminators": "nucgan.registry",
+    "list_layerers": "nucgan.registry", "list_datasets": "nucgan.registry", "list_samplers": "nucgan.registry",
+}
+_SUBMODULES = {"plugins", "zoo"}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nucgan.{name}")
+    raise AttributeError(f"module 'nucgan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | _SUBMODULES)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
+    from nucgan.errors import (AmbiguousNameError, InputError, LayeringError, NucganError,  # noqa: F401
+                               PluginError, UnknownNameError)
+    from nucgan.hookspecs import hookimpl  # noqa: F401
+    from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
+                                   check_tensor)
+    from nucgan.registry import (create_dataset, create_discriminator, create_generator,  # noqa: F401
+                                 create_layerer, create_sampler, list_datasets, list_discriminators,
+                                 list_generators, list_layerers, list_samplers)
+    from nucgan.specs import (DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec,  # noqa: F401
+                              SamplerSpec)

@@ -1,0 +1,141 @@
+"""The contracts every plugin component honours: Generator, Discriminator, Layerer, Dataset, Sampler.
+
+A plugin's factory returns an instance of one of these base classes; ``nucgan.create_*`` checks it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nucgan.errors import InputError
+
+
+def check_tensor(x: torch.Tensor, channels: int, multiple: int, what: str) -> None:
+    """Refuse a tensor that is not (B, channels, H, W) with H and W divisible by ``multiple``."""
+    if x.ndim != 4:
+        raise InputError(f"{what}: expected a (batch, channels, height, width) tensor, got shape {tuple(x.shape)}")
+    if x.shape[1] != channels:
+        raise InputError(f"{what}: expected {channels} input channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+    h, w = x.shape[-2:]
+    if h % multiple or w % multiple:
+        raise InputError(
+            f"{what}: height and width must be multiples of {multiple}, got {h} x {w}; pad the input "
+            f"(nucgan.generate does this for you)"
+        )
+
+
+class Generator(nn.Module, ABC):
+    """Maps conditioning channels to an image.
+
+    Contract:
+    - ``forward(x)``: ``x`` is float ``(B, in_channels, H, W)`` with values in [-1, 1] (mask channels,
+      -1 background, +1 foreground); returns ``(B, out_channels, H, W)`` in the range of the output
+      activation (tanh: [-1, 1]). ``H`` and ``W`` must be multiples of ``size_multiple``.
+    - It refuses (``InputError``) a tensor with the wrong rank, channel count or size; call
+      ``self.check_input(x)`` first thing in ``forward``.
+    - ``config()`` returns JSON-able kwargs such that ``create_generator(name, **config())`` rebuilds
+      an identical architecture (same state-dict keys and shapes).
+    - In training mode dropout is active; nucgan uses it as the noise source (pix2pix), so sampling
+      several images from one mask means calling it in training mode with different seeds.
+    """
+
+    in_channels: int
+    out_channels: int = 1
+    size_multiple: int = 1
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-able kwargs that rebuild this architecture through its registry name."""
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise InputError unless ``x`` has ``in_channels`` channels and a size this model accepts."""
+        check_tensor(x, self.in_channels, self.size_multiple, type(self).__name__)
+
+
+class Discriminator(nn.Module, ABC):
+    """Judges (conditioning, image) pairs.
+
+    Contract:
+    - ``forward(conditioning, image)``: ``conditioning`` is ``(B, in_channels, H, W)`` in [-1, 1],
+      ``image`` is ``(B, 1, H, W)`` (real or generated, same range as the generator's output);
+      returns raw logits ``(B, 1, h, w)``, one per patch (no sigmoid: the loss applies it).
+    - Refuses mismatched batch or spatial sizes and wrong channel counts with ``InputError``.
+    - ``config()`` as for :class:`Generator`.
+    """
+
+    in_channels: int
+    size_multiple: int = 1
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-able kwargs that rebuild this architecture through its registry name."""
+
+    def check_inputs(self, conditioning: torch.Tensor, image: torch.Tensor) -> None:
+        """Raise InputError unless the pair has matching batch and spatial sizes and the right channels."""
+        name = type(self).__name__
+        check_tensor(conditioning, self.in_channels, self.size_multiple, f"{name} conditioning")
+        check_tensor(image, 1, self.size_multiple, f"{name} image")
+        if conditioning.shape[0] != image.shape[0] or conditioning.shape[-2:] != image.shape[-2:]:
+            raise InputError(
+                f"{name}: conditioning {tuple(conditioning.shape)} and image {tuple(image.shape)} do not match"
+            )
+
+
+class Layerer(ABC):
+    """Spreads instance masks over binary channels.
+
+    Contract for ``layer(labels, channels, gap, seed)``:
+    - ``labels`` is a 2-D integer array, 0 = background, any positive ids (not necessarily contiguous);
+      anything else (float, negative, not 2-D) is refused with ``InputError``.
+    - returns a bool array ``(channels, H, W)``; every instance lands whole on exactly one channel,
+      and two instances on one channel keep at least ``gap`` background pixels between them in every
+      direction (chessboard distance > gap).
+    - it never drops a mask: if ``channels`` cannot hold the layout it raises ``LayeringError`` naming
+      the masks that did not fit; an instance made of disconnected pieces is refused too.
+    - the same ``seed`` gives the same layering; different seeds vary it where the layout allows.
+    """
+
+    @abstractmethod
+    def layer(self, labels: np.ndarray, channels: int = 4, gap: int = 2, seed: int | None = None) -> np.ndarray:
+        """Assign every instance of ``labels`` to one of ``channels`` bool layers."""
+
+
+class Dataset(torch.utils.data.Dataset, ABC):
+    """A lazy, map-style source of training pairs.
+
+    Contract:
+    - ``len(ds)`` is the number of samples; ``ds[i]`` computes sample ``i`` from its sources on demand
+      (no materialised array of all samples) and returns ``(conditioning, target)``: float32 tensors
+      ``(in_channels, T, T)`` and ``(1, T, T)``, both in [-1, 1].
+    - ``in_channels`` says how many conditioning channels it yields (4, or 5 with the merged channel).
+    - Bad sources (unreadable files, shape mismatches, non-integer labels) are refused at construction
+      with ``InputError`` naming the file, never half-way through training.
+    """
+
+    in_channels: int
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of samples."""
+
+    @abstractmethod
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample ``index`` as (conditioning, target)."""
+
+
+class Sampler(ABC):
+    """Draws random nucleus shapes for de novo synthesis.
+
+    Contract for ``shapes(n, rng)``: returns ``n`` 2-D bool arrays, each one connected, non-empty
+    nucleus cropped to its bounding box (background rows/columns removed). The same ``rng`` state
+    gives the same shapes. Placing shapes on a canvas is the core's job, not the sampler's.
+    """
+
+    @abstractmethod
+    def shapes(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """``n`` random nucleus shapes."""

@@ -23,6 +23,9 @@ _LAZY = {
     "create_layerer": "nucgan.registry", "create_dataset": "nucgan.registry", "create_sampler": "nucgan.registry",
     "list_generators": "nucgan.registry", "list_discriminators": "nucgan.registry",
     "list_layerers": "nucgan.registry", "list_datasets": "nucgan.registry", "list_samplers": "nucgan.registry",
+    # models (activations, model info) -- issue 3
+    # data (layering, readers, normalisation, tiles) -- issue 4
+    # model files and zoo -- issue 8
 }
 _SUBMODULES = {"plugins", "zoo"}
 

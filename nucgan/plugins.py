@@ -135,9 +135,12 @@ class _Host:
                 module = source.load() if isinstance(source, md.EntryPoint) else source
                 provided = self._register(pm, info, module)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break nucgan
-                if _strict():
-                    raise
                 info.status, info.error = "failed", _one_line(exc)
+                if _strict():
+                    raise PluginError(
+                        f"plugin {info.name!r} ({info.package} {info.version}) failed: {info.error} "
+                        f"(NUCGAN_STRICT_PLUGINS is set)"
+                    ) from exc
                 warnings.warn(
                     f"nucgan plugin {info.name!r} ({info.package} {info.version}) skipped: {info.error}",
                     PluginWarning, stacklevel=2,

@@ -1,0 +1,1 @@
+"""An example nucgan plugin package: one tiny generator."""

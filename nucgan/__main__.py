@@ -1,0 +1,5 @@
+"""``python -m nucgan`` runs the CLI."""
+
+from nucgan.cli import main
+
+main()

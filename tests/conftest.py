@@ -1,0 +1,62 @@
+"""Shared fixtures: real data paths, a clean plugin registry per test, fake installed plugins."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nucgan import plugins
+
+_CANDIDATES = [
+    os.environ.get("NUCGAN_TEST_DATA", ""),
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018",  # ../shared beside the checkout
+    "/work/shared/data/dsb2018",
+]
+DATA = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "labels.tif").exists()), Path(_CANDIDATES[1]))
+
+
+@pytest.fixture(autouse=True)
+def _clean_registry(monkeypatch):
+    """Each test sees plugins discovered afresh, with no NUCGAN_* plugin variables leaking in."""
+    monkeypatch.delenv("NUCGAN_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("NUCGAN_STRICT_PLUGINS", raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def dsb_dir() -> Path:
+    """The real DSB 2018 crop (image.tif, labels.tif)."""
+    if not (DATA / "labels.tif").exists():
+        pytest.skip(f"real data not found at {DATA}")
+    return DATA
+
+
+@pytest.fixture
+def fake_plugins(tmp_path, monkeypatch):
+    """Install fake distributions (dist-info + module) on sys.path: ``add(dist, module_source, ...)``."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+
+    def add(dist: str, source: str, *, module: str | None = None, entry: str | None = None,
+            version: str = "1.0") -> str:
+        module = module or dist.replace("-", "_") + "_mod"
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[nucgan]\n{entry or dist} = {module}\n")
+        for name in (module, module.replace("_mod", "") + "_impl"):  # no stale module from an earlier test
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        importlib.invalidate_caches()
+        plugins.reset()
+        return module
+
+    return add

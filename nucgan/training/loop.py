@@ -1,0 +1,255 @@
+"""The training run: data, models, optimisers, the step loop, logs, samples, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import DataLoader
+
+from nucgan.atomic import atomic_path
+from nucgan.errors import InputError, NucganError
+from nucgan.noise import dropout_noise
+from nucgan.registry import create_dataset, create_discriminator, create_generator
+from nucgan.training import distributed
+from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
+from nucgan.training.config import TrainConfig
+from nucgan.training.order import StepBatches
+from nucgan.training.samples import grid, write_png
+from nucgan.training.step import GanStep, StepLosses
+
+CHECKPOINT = "checkpoint.safetensors"
+GENERATOR = "generator.safetensors"
+
+
+class TrainingError(NucganError):
+    """The run cannot go on (a non-finite loss, an incompatible resume)."""
+
+
+def pick_device(name: str) -> torch.device:
+    """Resolve ``auto`` to cuda, then mps, then cpu; refuse a device this machine lacks."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} asked for, but torch sees no CUDA device here")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError("device 'mps' asked for, but this machine has no MPS backend")
+    return torch.device(name)
+
+
+def build_dataset(config: TrainConfig, *, seed: int | None = None) -> Any:
+    """The training dataset the configuration describes."""
+    return create_dataset(
+        config.dataset, **config.sources, region=config.region, tile=config.tile, stride=config.stride,
+        randomize=config.randomize, views=config.views, merged=config.merged, channels=config.channels,
+        gap=config.gap, layerer=config.layerer, seed=config.seed if seed is None else seed,
+    )
+
+
+def build_models(config: TrainConfig, in_channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Generator and discriminator, initialised from ``config.seed``."""
+    torch.manual_seed(config.seed)
+    g = create_generator(config.generator, in_channels=in_channels, **config.generator_kwargs)
+    d = create_discriminator(config.discriminator, in_channels=in_channels, **config.discriminator_kwargs)
+    return g, d
+
+
+class Run:
+    """One training run in ``config.out``; ``run()`` trains from step 0 or from the last checkpoint."""
+
+    def __init__(self, config: TrainConfig, *, resume: bool = False,
+                 on_step: Callable[[int, StepLosses, float], None] | None = None) -> None:
+        config.validate()
+        self.out = Path(config.out)
+        self.resume = resume
+        self.checkpoint = None
+        if resume:
+            self.checkpoint = load_checkpoint(_need(self.out / CHECKPOINT, "--resume needs a checkpoint"))
+            saved = TrainConfig.from_json(self.checkpoint["config"], str(self.out / CHECKPOINT))
+            config = _resumed(saved, config)
+        elif (self.out / CHECKPOINT).exists() or (self.out / GENERATOR).exists():
+            raise InputError(f"{self.out}: already holds a training run; use --resume to continue it "
+                             f"or choose another --out")
+        self.config = config
+        self.on_step = on_step
+        self.device = pick_device(config.device)
+        self.world = distributed.init(self.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+
+    # -- setup --------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        c = self.config
+        self.dataset = build_dataset(c)
+        self.g, self.d = build_models(c, self.dataset.in_channels)
+        if c.init and not self.checkpoint:
+            _init_from(self.g, c.init, self.world)
+        distributed.broadcast_module(self.g, self.world)
+        distributed.broadcast_module(self.d, self.world)
+        memory_format = torch.channels_last if c.channels_last else torch.contiguous_format
+        self.memory_format = memory_format
+        self.g.to(self.device, memory_format=memory_format).train()
+        self.d.to(self.device, memory_format=memory_format).train()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=c.lr, betas=c.betas)
+        self.start = 0
+        if self.checkpoint:
+            ck = self.checkpoint
+            self.g.load_state_dict(ck["G"])
+            self.d.load_state_dict(ck["D"])
+            self.opt_g.load_state_dict(ck["optG"])
+            self.opt_d.load_state_dict(ck["optD"])
+            torch.set_rng_state(ck["rng_torch"])
+            if ck["rng_cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ck["rng_cuda"])
+            self.start = ck["step"]
+        else:
+            torch.manual_seed(c.seed * 1000 + self.world.rank)  # dropout noise differs per rank
+        amp = None
+        if c.amp:
+            amp = torch.autocast(self.device.type, dtype=torch.bfloat16)
+        self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
+                               lambda_l1=c.lambda_l1, world=self.world, autocast=amp)
+        n = len(self.dataset)
+        self.sample_ids = [int(i) for i in torch.linspace(0, n - 1, steps=min(4, n)).round().long()]
+
+    # -- outputs --------------------------------------------------------------------------------
+    def _write_json(self, name: str, data: Any) -> None:
+        with atomic_path(self.out / name) as tmp:
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines past the checkpoint we resume from (they will be logged again)."""
+        path = self.out / "metrics.jsonl"
+        if path.exists():
+            keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+            with atomic_path(path) as tmp:
+                tmp.write_text("".join(line + "\n" for line in keep))
+
+    def _save(self, step: int) -> None:
+        save_checkpoint(self.out / CHECKPOINT, step=step, generator=self.g, discriminator=self.d,
+                        opt_g=self.opt_g, opt_d=self.opt_d, config=self.config.to_json())
+        from nucgan.modelfile import save_generator
+
+        save_generator(self.out / GENERATOR, self.g, name=self.config.generator, input=self.model_input(),
+                       extra={"training": {"step": step, "seed": self.config.seed, "command": self.config.command,
+                                           "dataset": self.config.dataset, "sources": self.config.sources,
+                                           "region": self.config.region}})
+
+    def model_input(self) -> dict[str, Any]:
+        """How a saved generator expects its input: layering, channels, tile, normalisation."""
+        settings = dict(self.dataset.settings()) if hasattr(self.dataset, "settings") else {}
+        settings.update(channels=self.config.channels, merged=self.config.merged, gap=self.config.gap,
+                        layerer=self.config.layerer, tile=self.config.tile,
+                        in_channels=self.dataset.in_channels)
+        return settings
+
+    def _samples(self, step: int) -> None:
+        batch = [self.dataset[i] for i in self.sample_ids]
+        cond = torch.stack([b[0] for b in batch]).to(self.device, memory_format=self.memory_format)
+        real = torch.stack([b[1] for b in batch])
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), dropout_noise(self.g):
+            torch.manual_seed(self.config.seed)
+            fake = self.g(cond)
+        self.g.train()
+        picture = grid(cond, real, fake, merged=self.config.merged)
+        write_png(self.out / "samples" / f"step{step:07d}.png", picture)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> Path:
+        """Train until ``config.steps``; returns the run directory."""
+        c = self.config
+        self._setup()
+        if self.world.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._write_json("config.json", c.to_json())
+            if self.start:
+                self._truncate_log(self.start)
+        batches = StepBatches(len(self.dataset), c.batch, c.seed, self.start, c.steps,
+                              self.world.rank, self.world.size)
+        # a private generator: creating the loader must not draw from the global RNG (exact resume)
+        loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=c.workers,
+                            pin_memory=self.device.type == "cuda", generator=torch.Generator())
+        samples_per_step = c.batch * self.world.size
+        last_good = self.start
+        t_log, n_log = time.perf_counter(), 0
+        try:
+            for step, (cond, real) in enumerate(loader, start=self.start):
+                cond = cond.to(self.device, non_blocking=True, memory_format=self.memory_format)
+                real = real.to(self.device, non_blocking=True, memory_format=self.memory_format)
+                losses = self.step_fn(cond, real)
+                if not losses.finite():
+                    raise TrainingError(
+                        f"non-finite loss at step {step + 1} (G gan {float(losses.g_gan):.4g}, L1 "
+                        f"{float(losses.g_l1):.4g}, D {float(losses.d):.4g}); stopped, the last good checkpoint "
+                        f"(step {last_good}) is in {self.out}. Try a lower --lr or turn off --amp")
+                done = step + 1
+                n_log += 1
+                elapsed = time.perf_counter() - t_log
+                rate = samples_per_step * n_log / elapsed if elapsed > 0 else math.nan
+                if self.on_step:
+                    self.on_step(done, losses, rate)
+                if not self.world.main:
+                    pass
+                elif done % c.log_every == 0 or done == c.steps:
+                    self._log({"step": done, "g_gan": float(losses.g_gan), "g_l1": float(losses.g_l1),
+                               "d": float(losses.d), "samples_per_s": round(rate, 3), "time": time.time()})
+                    t_log, n_log = time.perf_counter(), 0
+                if done % c.checkpoint_every == 0 or done == c.steps:
+                    if self.world.main:
+                        self._save(done)
+                    last_good = done
+                if self.world.main and (done % c.sample_every == 0 or done == c.steps):
+                    self._samples(done)
+            distributed.barrier(self.world)
+        finally:
+            distributed.shutdown(self.world)
+        return self.out
+
+
+def _need(path: Path, why: str) -> Path:
+    if not path.exists():
+        raise InputError(f"{path}: not found ({why})")
+    return path
+
+
+def _resumed(saved: TrainConfig, asked: TrainConfig) -> TrainConfig:
+    """The saved configuration, with only the settings a resume may change taken from ``asked``."""
+    for key in ("steps", "device", "workers", "threads", "log_every", "sample_every", "checkpoint_every"):
+        setattr(saved, key, getattr(asked, key))
+    saved.out = asked.out
+    return saved
+
+
+def _init_from(generator: torch.nn.Module, ref: str, world: distributed.World) -> None:
+    """Start from another model's weights (zoo id, run dir or file); rank 0 fetches, the others wait."""
+    from nucgan.modelfile import load_generator, resolve_model
+
+    if world.main:
+        path = resolve_model(ref)
+    distributed.barrier(world)
+    if not world.main:
+        path = resolve_model(ref)
+    source, info = load_generator(path)
+    if info.name and source.config() != generator.config():
+        raise InputError(f"--init {ref}: its generator ({info.name}, {source.config()}) differs from this run's "
+                         f"({generator.config()}); use the same --generator settings to fine-tune")
+    generator.load_state_dict(source.state_dict())
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Train as ``config`` says (from Python); returns the run directory."""
+    return Run(config, resume=resume).run()

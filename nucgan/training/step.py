@@ -1,0 +1,71 @@
+"""One pix2pix training step: both losses from a single discriminator pass over the generated batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nucgan.training.distributed import World, average_gradients
+from nucgan.training.losses import adversarial
+
+
+@dataclass
+class StepLosses:
+    """Losses of one step, as tensors (read them with ``float()`` only when logging)."""
+
+    g_gan: torch.Tensor
+    g_l1: torch.Tensor
+    d: torch.Tensor
+
+    def finite(self) -> bool:
+        return bool(torch.isfinite(torch.stack([self.g_gan, self.g_l1, self.d])).all())
+
+
+class GanStep:
+    """Update generator and discriminator on one batch, as the paper's TensorFlow step does.
+
+    D sees the real pair and the generated pair once each. The generator loss back-propagates
+    through D into G only (``inputs=`` G's parameters, so no gradient is computed for D's weights),
+    the discriminator loss into D only (so it never reaches G); both optimisers then step. This
+    matches TensorFlow pix2pix (both gradients from one forward pass) and saves the third D pass
+    a sequential PyTorch loop makes.
+    """
+
+    def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
+                 autocast: torch.autocast | None = None) -> None:
+        self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
+        self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
+        self.autocast = autocast
+        self.g_params = [p for p in generator.parameters() if p.requires_grad]
+        self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
+
+    def losses(self, cond: torch.Tensor, real: torch.Tensor) -> tuple[StepLosses, torch.Tensor, torch.Tensor]:
+        """Forward pass: the three losses, the total generator loss and the total discriminator loss."""
+        fake = self.g(cond)
+        d_real = self.d(cond, real)
+        d_fake = self.d(cond, fake)
+        g_gan = adversarial(d_fake.float(), True, self.gan_loss)
+        g_l1 = (fake.float() - real.float()).abs().mean()
+        d = adversarial(d_real.float(), True, self.gan_loss) + adversarial(d_fake.float(), False, self.gan_loss)
+        return StepLosses(g_gan.detach(), g_l1.detach(), d.detach()), g_gan + self.lambda_l1 * g_l1, d
+
+    def __call__(self, cond: torch.Tensor, real: torch.Tensor) -> StepLosses:
+        """Train on one batch; returns the losses. The caller checks them for NaN before the next step."""
+        if self.autocast is not None:
+            with self.autocast:
+                parts, loss_g, loss_d = self.losses(cond, real)
+        else:
+            parts, loss_g, loss_d = self.losses(cond, real)
+        if not parts.finite():
+            return parts  # no update: the caller stops the run and keeps the last good checkpoint
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_g.backward(inputs=self.g_params, retain_graph=True)
+        loss_d.backward(inputs=self.d_params)
+        average_gradients(self.g, self.world)
+        average_gradients(self.d, self.world)
+        self.opt_g.step()
+        self.opt_d.step()
+        return parts

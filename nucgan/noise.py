@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import torch
 from torch import nn
 
 
@@ -27,3 +28,65 @@ def dropout_noise(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]
     finally:
         for m, mode in modes.items():
             m.training = mode
+
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (lowbias32-style) on int64 tensors holding uint32 values; no overflow."""
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x2C1B3C6D) & _MASK32
+    return x ^ (x >> 16)
+
+
+def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Uniform [0, 1) numbers for (channel, row, col), a pure function of the seed, layer and position."""
+    h = _mix(torch.tensor((seed * 0x9E3779B1 + layer * 0x85EBCA77) & _MASK32, dtype=torch.int64))
+    h = _mix(h ^ torch.arange(channels, dtype=torch.int64).view(-1, 1, 1))
+    h = _mix(h ^ rows.to(torch.int64).view(1, -1, 1))
+    h = _mix(h ^ (cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
+    return h.to(torch.float32) / 2.0 ** 32
+
+
+class PositionalDropout:
+    """Dropout whose mask depends on the global pixel position, not on the tile, so tiles agree.
+
+    Generating a large image tile by tile with ordinary dropout would draw a different noise for
+    each tile and leave seams where tiles meet. Here every dropout layer of ``model`` keeps its
+    input (eval mode) and a forward hook multiplies it by a mask hashed from (seed, layer, channel,
+    position in the whole image), so overlapping tiles see the same noise where they overlap and a
+    tiled image equals the whole-image one up to border effects. Set :attr:`offsets` (one (row,
+    col) per batch item, in input pixels) and :attr:`tile` before each forward call.
+    """
+
+    def __init__(self, model: nn.Module, seed: int) -> None:
+        self.seed = seed
+        self.offsets: list[tuple[int, int]] = [(0, 0)]
+        self.tile = (0, 0)
+        self._layers = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+        self._handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self._layers)]
+
+    def _hook(self, index: int):  # noqa: ANN202
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
+            x = inputs[0]
+            p = float(module.p)
+            if p <= 0:
+                return output
+            h, w = x.shape[-2:]
+            sy, sx = self.tile[0] // h, self.tile[1] // w
+            masks = []
+            for oy, ox in self.offsets:
+                rows = torch.arange(h) + oy // sy
+                cols = torch.arange(w) + ox // sx
+                masks.append(hashed_uniform(self.seed, index, x.shape[1], rows, cols) >= p)
+            mask = torch.stack(masks).to(device=x.device, dtype=x.dtype)
+            return x * mask / (1 - p)
+        return hook
+
+    def remove(self) -> None:
+        """Detach the hooks (the model's dropout layers behave as before)."""
+        for handle in self._handles:
+            handle.remove()

@@ -235,19 +235,17 @@ def _resumed(saved: TrainConfig, asked: TrainConfig) -> TrainConfig:
 
 
 def _init_from(generator: torch.nn.Module, ref: str, world: distributed.World) -> None:
-    """Start from another model's weights (zoo id, run dir or file); rank 0 fetches, the others wait."""
-    from nucgan.modelfile import load_generator, resolve_model
+    """Start from another model's weights (zoo id, run dir or file); rank 0 pulls, the others wait."""
+    from nucgan.zoo import load
 
     if world.main:
-        path = resolve_model(ref)
+        load(ref)  # pulls a zoo id into the cache once
     distributed.barrier(world)
-    if not world.main:
-        path = resolve_model(ref)
-    source, info = load_generator(path)
-    if info.name and source.config() != generator.config():
-        raise InputError(f"--init {ref}: its generator ({info.name}, {source.config()}) differs from this run's "
-                         f"({generator.config()}); use the same --generator settings to fine-tune")
-    generator.load_state_dict(source.state_dict())
+    source = load(ref)
+    if source.generator.config() != generator.config():
+        raise InputError(f"--init {ref}: its generator ({source.info.name}, {source.generator.config()}) differs "
+                         f"from this run's ({generator.config()}); use the same --generator settings to fine-tune")
+    generator.load_state_dict(source.generator.state_dict())
 
 
 def train(config: TrainConfig, *, resume: bool = False) -> Path:

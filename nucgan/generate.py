@@ -1,0 +1,154 @@
+"""Masks in, image out: ``generate(model, labels)`` for any image size, in overlapping blended tiles."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from nucgan.errors import InputError
+from nucgan.noise import PositionalDropout
+
+
+def load_model(model: Any) -> Any:
+    """A ZooModel from a zoo id, run directory or file (a loaded ZooModel passes through)."""
+    if isinstance(model, (str, os.PathLike)):
+        from nucgan.zoo import load
+
+        return load(model)
+    if not hasattr(model, "generator") or not hasattr(model, "input"):
+        raise InputError("model: expected a zoo id, a run directory, a .safetensors file or nucgan.zoo.load(...)")
+    return model
+
+
+def conditioning(model: Any, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Bool (in_channels, H, W) layers for ``model`` from instance labels (2-D) or a layered stack (3-D)."""
+    from nucgan.layering import layer
+
+    spec = model.input
+    channels, merged = int(spec.get("channels", 4)), bool(spec.get("merged", True))
+    in_channels = model.generator.in_channels
+    arr = np.asarray(labels)
+    if arr.ndim == 2:
+        return layer(arr, channels=channels, gap=int(spec.get("gap", 2)), merged=merged, seed=seed,
+                     method=spec.get("layerer", "coloring"))
+    if arr.ndim == 3:
+        if arr.dtype.kind not in "biuf" or not np.isin(np.unique(arr), (0, 1, 255)).all():
+            raise InputError(f"layered stack: expected binary channels (0/1 or 0/255), got values of dtype {arr.dtype}")
+        stack = arr > 0
+        if stack.shape[0] == in_channels:
+            return stack
+        if merged and stack.shape[0] == in_channels - 1:
+            return np.concatenate([stack.any(axis=0, keepdims=True), stack])
+        raise InputError(f"layered stack has {stack.shape[0]} channels; this model takes {in_channels}"
+                         f"{' (or ' + str(in_channels - 1) + ' without the merged channel)' if merged else ''}")
+    raise InputError(f"labels: expected a 2-D label image or a 3-D layered stack, got shape {arr.shape}")
+
+
+def _starts(size: int, tile: int, step: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, step)) + [size - tile]
+    return sorted(set(starts))
+
+
+def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
+    """1-D blending weights: linear ramps over ``overlap`` pixels on the sides that have a neighbour."""
+    w = np.ones(length, dtype=np.float32)
+    if overlap > 0:
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if rise:
+            w[:overlap] = np.minimum(w[:overlap], ramp)
+        if fall:
+            w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return w
+
+
+def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True, tile: int = 512,
+          overlap: int = 64, device: str | torch.device = "cpu",
+          progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
+
+    The input is padded with background to the generator's size multiple; tiles of ``tile`` px
+    overlap by ``overlap`` px and are blended with linear ramps. BatchNorm uses running statistics
+    and dropout noise is positional (see :class:`nucgan.noise.PositionalDropout`), so the result does
+    not depend on the tiling beyond small border effects.
+    """
+    m = int(getattr(generator, "size_multiple", 1))
+    if tile % m or overlap % m:
+        raise InputError(f"tile ({tile}) and overlap ({overlap}) must be multiples of the model's size multiple {m}")
+    if overlap * 2 > tile:
+        raise InputError(f"overlap ({overlap}) must be at most half the tile ({tile})")
+    _, h, w = layers.shape
+    ph, pw = -(-h // m) * m, -(-w // m) * m
+    th, tw = min(tile, ph), min(tile, pw)
+    rows, cols = _starts(ph, th, th - overlap), _starts(pw, tw, tw - overlap)
+    out = np.zeros((h, w), dtype=np.float32)
+    weight = np.zeros((h, w), dtype=np.float32)
+    generator.eval()
+    noise_hooks = PositionalDropout(generator, seed) if noise else None
+    total, done = len(rows) * len(cols), 0
+    try:
+        with torch.inference_mode():
+            for y in rows:
+                for x in cols:
+                    patch = np.zeros((layers.shape[0], th, tw), dtype=bool)
+                    src = layers[:, y:y + th, x:x + tw]
+                    patch[:, :src.shape[1], :src.shape[2]] = src
+                    t = torch.from_numpy(patch).to(device=device, dtype=torch.float32).mul_(2).sub_(1)[None]
+                    if noise_hooks:
+                        noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
+                    pred = generator(t)[0, 0].float().cpu().numpy()
+                    wy = _ramp(th, overlap, y > 0, y + th < ph)
+                    wx = _ramp(tw, overlap, x > 0, x + tw < pw)
+                    hh, ww = min(th, h - y), min(tw, w - x)
+                    if hh > 0 and ww > 0:
+                        wt = np.outer(wy[:hh], wx[:ww])
+                        out[y:y + hh, x:x + ww] += wt * pred[:hh, :ww]
+                        weight[y:y + hh, x:x + ww] += wt
+                    done += 1
+                    if progress:
+                        progress(done, total)
+    finally:
+        if noise_hooks:
+            noise_hooks.remove()
+    np.divide(out, weight, out=out, where=weight > 0)
+    return out
+
+
+def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
+             tile: int = 512, overlap: int = 64, output: str = "source", device: str = "cpu",
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
+
+    ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
+    ``labels`` a 2-D instance label image (layered with the model's own settings and ``seed``) or a
+    pre-layered stack. ``output="source"`` maps values back to the training image's intensity range
+    and dtype; ``"float"`` returns the model's raw [-1, 1] output. With ``samples > 1`` the result
+    has a leading sample axis; sample ``i`` uses dropout noise seed ``seed + i`` (pix2pix noise).
+    """
+    if samples < 1:
+        raise InputError(f"samples must be >= 1, got {samples}")
+    if output not in {"source", "float"}:
+        raise InputError(f"output must be 'source' or 'float', got {output!r}")
+    zm = load_model(model)
+    layers = conditioning(zm, labels, seed=seed)
+    generator = zm.generator.to(device)
+    images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
+                    progress=progress) for i in range(samples)]
+    result = np.stack(images) if samples > 1 else images[0]
+    if output == "float":
+        return result
+    return to_source(result, zm.input)
+
+
+def to_source(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """Map [-1, 1] model output back to the training data's intensity range and dtype."""
+    from nucgan.normalize import Normalization
+
+    norm = spec.get("normalization")
+    if not norm:
+        return x
+    return Normalization.from_json(norm).inverse(x)

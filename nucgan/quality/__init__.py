@@ -1,0 +1,1 @@
+"""Measured quality: instance matching, image fidelity, intensity realism, the judge segmenter, baselines."""

@@ -24,6 +24,10 @@ _LAZY = {
     "list_generators": "nucgan.registry", "list_discriminators": "nucgan.registry",
     "list_layerers": "nucgan.registry", "list_datasets": "nucgan.registry", "list_samplers": "nucgan.registry",
     # models (activations, model info) -- issue 3
+    "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
+    "list_activations": "nucgan.activations",
+    "ParameterCount": "nucgan.modelinfo", "count_parameters": "nucgan.modelinfo", "ModelReport": "nucgan.modelinfo",
+    "describe_model": "nucgan.modelinfo", "reproduce_table1": "nucgan.modelinfo",
     # data (layering, readers, normalisation, tiles) -- issue 4
     # model files and zoo -- issue 8
 }
@@ -47,11 +51,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
+    from nucgan.activations import check_activation, create_activation, list_activations  # noqa: F401
     from nucgan.errors import (AmbiguousNameError, InputError, LayeringError, NucganError,  # noqa: F401
                                PluginError, UnknownNameError)
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
                                    check_tensor)
+    from nucgan.modelinfo import (ModelReport, ParameterCount, count_parameters, describe_model,  # noqa: F401
+                                  reproduce_table1)
     from nucgan.registry import (create_dataset, create_discriminator, create_generator,  # noqa: F401
                                  create_layerer, create_sampler, list_datasets, list_discriminators,
                                  list_generators, list_layerers, list_samplers)

@@ -7,9 +7,24 @@ from nucgan import DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec, S
 _P = "nucgan_builtins"
 
 GENERATORS: list[GeneratorSpec] = [
+    GeneratorSpec("unet", f"{_P}.generators.unet:UNet",
+                  "The paper's U-Net stage: stride-2 encoder, `levels` skip connections, Keras defaults."),
+    GeneratorSpec("chain", f"{_P}.generators.chain:Chain",
+                  "`stages` generators in series, each seeing the input plus all earlier outputs."),
+    GeneratorSpec("chain2", f"{_P}.generators.chain:Chain2", "The paper's 2x U-Net (two chained stages)."),
+    GeneratorSpec("chain3", f"{_P}.generators.chain:Chain3",
+                  "The paper's 3x U-Net (three chained stages; tanh,gelu,tanh by default)."),
+    GeneratorSpec("unetpp", f"{_P}.generators.unetpp:UNetPP",
+                  "UNet++: nested, densely connected skip pathways, optional deep supervision."),
+    GeneratorSpec("timm-unet", f"{_P}.generators.timm_unet:TimmUNet",
+                  "A U-Net decoder over any timm features_only encoder (resnet18, convnext_nano, ...)."),
 ]
 
 DISCRIMINATORS: list[DiscriminatorSpec] = [
+    DiscriminatorSpec("patchgan-paper", f"{_P}.discriminators.patchgan_paper:PatchGANPaper",
+                      "The paper's PatchGAN: kernel-2 convolutions, 18 x 18 logits for 128 px inputs."),
+    DiscriminatorSpec("patchgan", f"{_P}.discriminators.patchgan:PatchGAN",
+                      "pix2pix's 70 x 70 PatchGAN (4 x 4 kernels, n_layers=3)."),
 ]
 
 LAYERERS: list[LayererSpec] = [

@@ -1,0 +1,87 @@
+"""Keras-faithful building blocks shared by the built-in architectures (init, BatchNorm, 'same' strides).
+
+He-normal as Keras draws it: a normal truncated at two standard deviations, rescaled so the kept
+values have standard deviation sqrt(2 / fan_in) (Keras' ``VarianceScaling(2.0, "fan_in",
+"truncated_normal")``). Keras computes fan_in from its kernel layout (kh, kw, a, b) as kh * kw * a,
+where ``a`` is the input width for Conv2D (kernel (kh, kw, in, out)) but the *output* width for
+Conv2DTranspose (kernel (kh, kw, out, in)). PyTorch stores Conv2d weights as (out, in, kh, kw) and
+ConvTranspose2d weights as (in, out, kh, kw), so ``weight.shape[1] * kh * kw`` is Keras' fan_in for
+both; that is what :func:`he_normal_` uses.
+
+'same' with stride 2 in PyTorch: ``padding = (k - 1) // 2`` halves any even size for every kernel, and
+a transposed convolution with that padding and ``output_padding = 2 + 2 * padding - k`` (0 or 1)
+doubles it, so sizes match Keras exactly. For odd kernels TensorFlow pads one pixel less at the top
+and left, so its windows sit one input pixel later than PyTorch's; that matters only when porting
+Keras weights, not for training.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from nucgan import InputError
+
+#: Keras' default LeakyReLU slope, which the paper's script used everywhere
+LEAKY_SLOPE = 0.3
+#: Keras BatchNormalization defaults (momentum 0.99 of the old value = PyTorch momentum 0.01)
+BN_MOMENTUM = 0.01
+BN_EPS = 1e-3
+_TRUNC_STD = 0.87962566103423978  # std of a unit normal truncated to [-2, 2]
+
+
+def he_normal_(weight: nn.Parameter) -> None:
+    """Fill a Conv2d or ConvTranspose2d weight in place as Keras' ``he_normal`` would."""
+    fan_in = weight.shape[1] * math.prod(weight.shape[2:])
+    std = math.sqrt(2.0 / fan_in) / _TRUNC_STD
+    nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std)
+
+
+def keras_init_(module: nn.Module) -> None:
+    """He-normal weights and zero biases for every (transposed) convolution inside ``module``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            he_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm2d with Keras' defaults (momentum 0.99 -> PyTorch 0.01, epsilon 1e-3)."""
+    return nn.BatchNorm2d(channels, momentum=BN_MOMENTUM, eps=BN_EPS)
+
+
+def leaky_relu() -> nn.LeakyReLU:
+    """LeakyReLU with Keras' default slope 0.3, in place (safe after BatchNorm and convolutions)."""
+    return nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+
+
+def down_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv2d:
+    """Stride-2 convolution with Keras 'same' output size (H -> H / 2 for even H)."""
+    return nn.Conv2d(cin, cout, k, stride=2, padding=(k - 1) // 2, bias=bias)
+
+
+def up_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.ConvTranspose2d:
+    """Stride-2 transposed convolution with Keras 'same' output size (H -> 2 H)."""
+    pad = (k - 1) // 2
+    return nn.ConvTranspose2d(cin, cout, k, stride=2, padding=pad, output_padding=2 + 2 * pad - k, bias=bias)
+
+
+def same_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv2d:
+    """Stride-1 convolution keeping the size ('same'; odd kernels are symmetric, even ones as PyTorch)."""
+    return nn.Conv2d(cin, cout, k, stride=1, padding="same", bias=bias)
+
+
+def check_int(owner: str, name: str, value: object, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, or InputError naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_rate(owner: str, name: str, value: object) -> float:
+    """``value`` as a float in [0, 1), or InputError naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise InputError(f"{owner}: {name} must be a number in [0, 1), got {value!r}")
+    return float(value)

@@ -1,0 +1,75 @@
+"""``unet``: one U-Net stage exactly as the paper's script builds it (see shared/paper/NOTES.md).
+
+Encoder: ``levels + 1`` stride-2 convolutions with F * 2^i channels, the first followed by LeakyReLU
+only, the others by BatchNorm then LeakyReLU. Decoder: ``levels`` stride-2 transposed convolutions,
+each followed by BatchNorm, dropout (the first two only) and LeakyReLU, then concatenated with the
+encoder feature of the same size (decoder output first). Head: a transposed convolution with bias to
+``out_channels``, then the output activation. No biases elsewhere; Keras defaults throughout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nucgan import Generator, check_activation, create_activation
+from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, down_conv, keras_init_,
+                                                leaky_relu, up_conv)
+
+#: how many decoder blocks (from the bottom) carry dropout, as in the paper's script
+DROPOUT_BLOCKS = 2
+
+
+class UNet(Generator):
+    """The paper's U-Net stage: ``levels`` skip connections, inputs a multiple of 2^(levels + 1)."""
+
+    def __init__(self, in_channels: int = 4, filters: int = 16, kernel_size: int = 5, levels: int = 4,
+                 activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5) -> None:
+        super().__init__()
+        name = "unet"
+        self.in_channels = check_int(name, "in_channels", in_channels, 1)
+        self.filters = check_int(name, "filters", filters, 1)
+        self.kernel_size = check_int(name, "kernel_size", kernel_size, 1)
+        self.levels = check_int(name, "levels", levels, 1)
+        self.out_channels = check_int(name, "out_channels", out_channels, 1)
+        self.dropout = check_rate(name, "dropout", dropout)
+        self.activation_name = check_activation(activation)
+        self.size_multiple = 2 ** (self.levels + 1)
+
+        k, f, n = self.kernel_size, self.filters, self.levels
+        widths = [f * 2 ** i for i in range(n + 1)]
+        self.encoder = nn.ModuleList([nn.Sequential(down_conv(self.in_channels, widths[0], k), leaky_relu())])
+        for i in range(1, n + 1):
+            self.encoder.append(nn.Sequential(down_conv(widths[i - 1], widths[i], k), batch_norm(widths[i]),
+                                              leaky_relu()))
+        self.decoder = nn.ModuleList()
+        for j, level in enumerate(range(n - 1, -1, -1)):
+            cin = widths[n] if j == 0 else 2 * widths[level + 1]
+            block: list[nn.Module] = [up_conv(cin, widths[level], k), batch_norm(widths[level])]
+            if j < DROPOUT_BLOCKS and self.dropout > 0:
+                block.append(nn.Dropout(self.dropout))
+            block.append(leaky_relu())
+            self.decoder.append(nn.Sequential(*block))
+        self.head = up_conv(2 * widths[0], self.out_channels, k, bias=True)
+        self.activation = create_activation(self.activation_name)
+        keras_init_(self)
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able kwargs that rebuild this architecture through ``create_generator("unet", ...)``."""
+        return {"in_channels": self.in_channels, "filters": self.filters, "kernel_size": self.kernel_size,
+                "levels": self.levels, "activation": self.activation_name, "out_channels": self.out_channels,
+                "dropout": self.dropout}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) masks in [-1, 1] -> (B, out_channels, H, W) image."""
+        self.check_input(x)
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+        skips.pop()  # the bottleneck is not a skip
+        for block, skip in zip(self.decoder, reversed(skips)):
+            x = torch.cat([block(x), skip], dim=1)
+        return self.activation(self.head(x))

@@ -85,7 +85,8 @@ def write_figure(path: Path, labels: np.ndarray, real: np.ndarray, fake: np.ndar
     """masks | real | generated | judge on real | judge on generated, side by side."""
     from skimage.segmentation import find_boundaries
 
-    from nucgan.training.samples import CHANNEL_COLOURS, write_png
+    from nucgan.io import write_png
+    from nucgan.training.samples import CHANNEL_COLOURS
 
     lo, hi = np.percentile(real, (0.5, 99.8))
 

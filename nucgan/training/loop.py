@@ -20,7 +20,8 @@ from nucgan.training import distributed
 from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
 from nucgan.training.config import TrainConfig
 from nucgan.training.order import StepBatches
-from nucgan.training.samples import grid, write_png
+from nucgan.io import write_png
+from nucgan.training.samples import grid
 from nucgan.training.step import GanStep, StepLosses
 
 CHECKPOINT = "checkpoint.safetensors"

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from nucgan.atomic import atomic_path
 
 #: one colour per layer channel, like the paper's Fig. 1 (red, green, blue, yellow, then more)
 CHANNEL_COLOURS = np.array([(230, 60, 60), (60, 200, 80), (70, 110, 240), (240, 210, 50),
@@ -38,11 +35,3 @@ def grid(cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, merged: boo
         rows.append(np.concatenate([tiles[0], spacer, tiles[1], spacer, tiles[2]], axis=1))
         rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
     return np.concatenate(rows[:-1], axis=0)
-
-
-def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write an (H, W[, 3]) uint8 array as PNG, atomically."""
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, format="PNG", optimize=True)

@@ -1,0 +1,170 @@
+"""Training: exact resume, the run directory, safe checkpoints, NaN stops, data order, distributed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import nucgan
+from nucgan.training import TrainConfig, TrainingError, train
+from nucgan.training.checkpoint import load_checkpoint
+from nucgan.training.order import StepBatches
+
+
+def tiny(dsb_dir: Path, out: Path, **over) -> TrainConfig:
+    """A seconds-long configuration on a corner of the real DSB image."""
+    base = dict(
+        dataset="files", sources={"image": str(dsb_dir / "image.tif"), "labels": str(dsb_dir / "labels.tif")},
+        region="0:96,0:96", tile=32, stride=32, randomize=2, views="d4", merged=True,
+        generator="unet", generator_kwargs={"filters": 4, "levels": 2, "kernel_size": 3},
+        discriminator="patchgan", discriminator_kwargs={"filters": 4, "n_layers": 1},
+        batch=2, steps=6, seed=3, device="cpu", threads=1, log_every=1, sample_every=3, checkpoint_every=3,
+        out=str(out), lr=1e-3,
+    )
+    base.update(over)
+    return TrainConfig(**base)
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "checkpoint.safetensors"))
+
+
+def test_resume_is_bit_identical(dsb_dir, tmp_path):
+    whole = train(tiny(dsb_dir, tmp_path / "whole"))
+    train(tiny(dsb_dir, tmp_path / "split", steps=3))
+    split = train(tiny(dsb_dir, tmp_path / "split", steps=6), resume=True)
+    a, b = weights(whole), weights(split)
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, different[:5]
+    assert load_checkpoint(split / "checkpoint.safetensors")["step"] == 6
+    steps = [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_run_directory_contents(dsb_dir, tmp_path):
+    run = train(tiny(dsb_dir, tmp_path / "run"))
+    config = json.loads((run / "config.json").read_text())
+    assert config["generator"] == "unet" and config["steps"] == 6 and config["seed"] == 3
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {"step", "g_gan", "g_l1", "d", "samples_per_s"} <= records[0].keys()
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step0000003.png", "step0000006.png"]
+    # the generator file alone rebuilds the model
+    model = nucgan.zoo.load(run)
+    assert model.generator.config()["filters"] == 4
+    assert model.input["in_channels"] == 5 and model.input["merged"] is True
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+
+
+def test_refuses_to_overwrite_a_run_without_resume(dsb_dir, tmp_path):
+    train(tiny(dsb_dir, tmp_path / "run", steps=1))
+    with pytest.raises(nucgan.InputError, match="already holds a training run"):
+        train(tiny(dsb_dir, tmp_path / "run", steps=1))
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(dsb_dir, tmp_path, monkeypatch):
+    from nucgan.training import step as step_module
+
+    original = step_module.GanStep.losses
+    calls = {"n": 0}
+
+    def poisoned(self, cond, real):
+        calls["n"] += 1
+        parts, g, d = original(self, cond, real)
+        if calls["n"] == 5:
+            parts.g_l1 = torch.tensor(float("nan"))
+        return parts, g, d
+
+    monkeypatch.setattr(step_module.GanStep, "losses", poisoned)
+    with pytest.raises(TrainingError, match="non-finite loss at step 5.*last good checkpoint \\(step 3\\)"):
+        train(tiny(dsb_dir, tmp_path / "run", checkpoint_every=3))
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")["step"] == 3
+
+
+def test_step_batches_are_a_pure_function_and_ranks_disjoint():
+    a = list(StepBatches(50, 4, seed=1, start=0, stop=20))
+    b = list(StepBatches(50, 4, seed=1, start=10, stop=20))
+    assert a[10:] == b
+    r0 = StepBatches(50, 5, seed=2, start=0, stop=5, rank=0, world=2)
+    r1 = StepBatches(50, 5, seed=2, start=0, stop=5, rank=1, world=2)
+    seen = [i for s in range(5) for i in r0.indices(s) + r1.indices(s)]
+    assert sorted(seen) == list(range(50))  # one epoch, split between ranks, no sample twice
+
+
+def test_kill_9_never_corrupts_the_checkpoint(dsb_dir, tmp_path):
+    out = tmp_path / "run"
+    config = tiny(dsb_dir, out, steps=400, checkpoint_every=1, sample_every=1000, log_every=1)
+    script = tmp_path / "go.py"
+    script.write_text(textwrap.dedent(f"""
+        from nucgan.training import TrainConfig, train
+        train(TrainConfig(**{config.to_json()!r}))
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            log = out / "metrics.jsonl"
+            if log.exists() and len(log.read_text().splitlines()) >= 8:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("training did not start: " + proc.stderr.read().decode()[-2000:])
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    state = load_checkpoint(out / "checkpoint.safetensors")  # complete and readable
+    assert state["step"] >= 7
+    resumed = train(tiny(dsb_dir, out, steps=state["step"] + 2, checkpoint_every=1, sample_every=1000),
+                    resume=True)
+    assert load_checkpoint(resumed / "checkpoint.safetensors")["step"] == state["step"] + 2
+
+
+def test_two_process_distributed_run(dsb_dir, tmp_path):
+    out = tmp_path / "ddp"
+    config = tiny(dsb_dir, out, steps=3, checkpoint_every=3, sample_every=3)
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import hashlib, os, sys
+        import torch
+        import nucgan.training.loop as loop
+        from nucgan.training import TrainConfig
+
+        rank = int(os.environ["RANK"])
+        writes = []
+        import builtins
+        real_open, real_replace = builtins.open, os.replace
+        def spy_open(file, mode="r", *a, **k):
+            if any(c in mode for c in "wax+") and {str(out)!r} in str(file):
+                writes.append(str(file))
+            return real_open(file, mode, *a, **k)
+        def spy_replace(src, dst, *a, **k):
+            writes.append(str(dst))
+            return real_replace(src, dst, *a, **k)
+        builtins.open, os.replace = spy_open, spy_replace
+        run = loop.Run(TrainConfig(**{config.to_json()!r}))
+        run.run()
+        digest = hashlib.sha256()
+        for k, v in sorted(run.g.state_dict().items()):
+            digest.update(k.encode()); digest.update(v.detach().cpu().numpy().tobytes())
+        with open(os.path.join({str(tmp_path)!r}, f"rank{{rank}}.txt"), "w") as fh:
+            fh.write(digest.hexdigest() + "\\n" + str(len(writes)))
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "0", str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    h0, w0 = (tmp_path / "rank0.txt").read_text().split()
+    h1, w1 = (tmp_path / "rank1.txt").read_text().split()
+    assert h0 == h1  # identical weights on both ranks
+    assert int(w0) > 0 and int(w1) == 0  # rank 0 alone wrote the run directory
+    assert (out / "generator.safetensors").exists()

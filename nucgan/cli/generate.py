@@ -12,13 +12,6 @@ from nucgan.cli.output import err
 from nucgan.errors import InputError
 
 
-def preview(image: np.ndarray) -> np.ndarray:
-    """An 8-bit, percentile-stretched picture of an image of any dtype, for eyes, not for measuring."""
-    x = image.astype(np.float64)
-    lo, hi = np.percentile(x, (0.5, 99.8))
-    return np.clip((x - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.uint8)
-
-
 def read_stack(path: Path) -> np.ndarray:
     """A pre-layered (K, H, W) binary stack from a TIFF."""
     import tifffile
@@ -51,7 +44,7 @@ def generate_command(
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
     from rich.progress import Progress
 
-    from nucgan.generate import generate, load_model
+    from nucgan.generate import generate, load_model, preview
     from nucgan.io import read_labels, write_png, write_tiff
 
     if output.suffix.lower() not in (".tif", ".tiff"):

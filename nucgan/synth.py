@@ -1,0 +1,127 @@
+"""De novo synthesis: random nucleus layouts painted by a model, written as segmentation training pairs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nucgan.atomic import atomic_path
+from nucgan.errors import InputError
+
+#: the shipped zoo's best model: what `nucgan synth` uses when no --model is given
+DEFAULT_MODEL = "dsb2018-3x-k7"
+FORMATS = ("stardist", "cellpose", "plain")
+
+
+@dataclass
+class SynthPlan:
+    """What to synthesise; ``indices`` are this shard's image numbers out of ``count``."""
+
+    count: int
+    size: tuple[int, int] = (512, 512)
+    nuclei: int | None = None
+    density: float | None = None
+    gap: int = 2
+    overlap: float = 0.0
+    region: str | None = None
+    sampler: str = "gan"
+    sampler_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    fmt: str = "stardist"
+    shard: tuple[int, int] = (0, 1)
+    prefix: str = "synth"
+
+    def validate(self) -> "SynthPlan":
+        if self.count < 1:
+            raise InputError(f"--count must be >= 1, got {self.count}")
+        if min(self.size) < 16:
+            raise InputError(f"--size must be at least 16 px, got {self.size}")
+        if (self.nuclei is None) == (self.density is None):
+            raise InputError("give exactly one of --nuclei (per image) or --density (per 512 x 512)")
+        if self.fmt not in FORMATS:
+            raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        i, n = self.shard
+        if not (n >= 1 and 0 <= i < n):
+            raise InputError(f"--shard {i}/{n}: expected i/n with 0 <= i < n")
+        return self
+
+    @property
+    def indices(self) -> list[int]:
+        i, n = self.shard
+        return list(range(i, self.count, n))
+
+    def image_seed(self, index: int) -> int:
+        """A seed per image from (seed, index) alone, so shards and re-runs agree file by file."""
+        return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+
+
+def paths(out: Path, fmt: str, name: str) -> tuple[Path, Path]:
+    """Image and label paths of one pair in the layout the segmentation tool trains from."""
+    if fmt == "stardist":
+        return out / "images" / f"{name}.tif", out / "masks" / f"{name}.tif"
+    if fmt == "cellpose":
+        return out / f"{name}.tif", out / f"{name}_masks.tif"
+    return out / f"{name}_image.tif", out / f"{name}_labels.tif"
+
+
+def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Write this shard's image/label pairs and its manifest into ``out``; returns the manifest."""
+    from nucgan.generate import load_model
+    from nucgan.layout import read_region
+    from nucgan.registry import create_sampler
+
+    plan.validate()
+    out = Path(out)
+    zm = load_model(model)
+    sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
+    region = read_region(plan.region, plan.size) if plan.region else None
+    records: list[dict[str, Any]] = []
+    written: list[Path] = []
+    try:
+        for done, index in enumerate(plan.indices, start=1):
+            records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1))
+            if progress:
+                progress(done, len(plan.indices))
+    except BaseException:
+        for path in written:  # no partial data set: a failed run removes what it wrote
+            path.unlink(missing_ok=True)
+        raise
+    manifest = {
+        "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
+        "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
+        "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
+        "region": plan.region, "format": plan.fmt, "shard": list(plan.shard), "images": records,
+    }
+    i, n = plan.shard
+    name = "manifest.json" if n == 1 else f"manifest-shard{i}-of{n}.json"
+    with atomic_path(out / name) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
+         first: bool) -> dict[str, Any]:
+    """Lay out, paint and write image ``index``; returns its manifest record."""
+    from nucgan.generate import generate, preview
+    from nucgan.io import write_png, write_tiff
+    from nucgan.layout import place
+
+    seed = plan.image_seed(index)
+    labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density, gap=plan.gap,
+                   overlap=plan.overlap, region=region, seed=seed)
+    image = generate(zm, labels, seed=seed)
+    name = f"{plan.prefix}_{index:0{max(4, len(str(plan.count - 1)))}d}"
+    image_path, label_path = paths(out, plan.fmt, name)
+    written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
+    written.append(write_tiff(image_path, image))
+    if first:
+        picture = np.concatenate([preview(image), np.full((image.shape[0], 4), 255, np.uint8),
+                                  ((labels > 0) * 255).astype(np.uint8)], axis=1)
+        written.append(write_png(out / "preview.png", picture))
+    return {"index": index, "seed": seed, "image": str(image_path.relative_to(out)),
+            "labels": str(label_path.relative_to(out)), "nuclei": int(len(np.unique(labels)) - 1)}

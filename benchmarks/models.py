@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import time
 from typing import Any, Callable
 
@@ -46,7 +45,10 @@ def _sync(device: torch.device) -> None:
 
 
 def _time(fn: Callable[[], None], device: torch.device, warmup: int, repeat: int) -> float:
-    """Median seconds of ``fn`` over ``repeat`` runs after ``warmup`` runs."""
+    """Best (minimum) seconds of ``fn`` over ``repeat`` runs after ``warmup`` runs.
+
+    The minimum, as timeit advises: on a shared machine other load only ever adds time.
+    """
     for _ in range(warmup):
         fn()
     _sync(device)
@@ -56,7 +58,7 @@ def _time(fn: Callable[[], None], device: torch.device, warmup: int, repeat: int
         fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times)
 
 
 def bench(name: str, kwargs: dict[str, Any], device: torch.device, channels_last: bool, size: int, batch: int,
@@ -90,7 +92,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
@@ -105,7 +107,7 @@ def main() -> None:
     layouts = {"both": (False, True), "on": (True,), "off": (False,)}[args.channels_last]
     names = {d: torch.cuda.get_device_name(d) if d.type == "cuda" else f"cpu x{torch.get_num_threads()}"
              for d in devices}
-    print(f"torch {torch.__version__}; {args.size} px, batch {args.batch}, training mode; median of "
+    print(f"torch {torch.__version__}; {args.size} px, batch {args.batch}, training mode; best of "
           f"{args.repeat} after {args.warmup} warm-up; devices: {', '.join(names.values())}")
     print(f"{'model':<22} {'params':>14} {'device':<6} {'ch-last':<7} {'fwd s':>8} {'fwd+bwd s':>10} "
           f"{'fwd smp/s':>10} {'train smp/s':>11}")

@@ -29,6 +29,12 @@ _LAZY = {
     "ParameterCount": "nucgan.modelinfo", "count_parameters": "nucgan.modelinfo", "ModelReport": "nucgan.modelinfo",
     "describe_model": "nucgan.modelinfo", "reproduce_table1": "nucgan.modelinfo",
     # data (layering, readers, normalisation, tiles) -- issue 4
+    "layer": "nucgan.layering", "unlayer": "nucgan.layering", "check_labels": "nucgan.layering",
+    "gap_graph": "nucgan.layering", "GapGraph": "nucgan.layering",
+    "read_image": "nucgan.io", "read_labels": "nucgan.io", "read_pair": "nucgan.io", "image_files": "nucgan.io",
+    "write_tiff": "nucgan.io", "write_png": "nucgan.io",
+    "Normalization": "nucgan.normalize",
+    "TilesDataset": "nucgan.tiles", "Source": "nucgan.tiles", "Region": "nucgan.tiles",
     # model files and zoo -- issue 8
 }
 _SUBMODULES = {"plugins", "zoo"}
@@ -57,6 +63,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
                                    check_tensor)
+    from nucgan.io import (image_files, read_image, read_labels, read_pair, write_png,  # noqa: F401
+                           write_tiff)
+    from nucgan.layering import GapGraph, check_labels, gap_graph, layer, unlayer  # noqa: F401
+    from nucgan.normalize import Normalization  # noqa: F401
+    from nucgan.tiles import Region, Source, TilesDataset  # noqa: F401
     from nucgan.modelinfo import (ModelReport, ParameterCount, count_parameters, describe_model,  # noqa: F401
                                   reproduce_table1)
     from nucgan.registry import (create_dataset, create_discriminator, create_generator,  # noqa: F401

@@ -28,9 +28,19 @@ DISCRIMINATORS: list[DiscriminatorSpec] = [
 ]
 
 LAYERERS: list[LayererSpec] = [
+    LayererSpec("coloring", f"{_P}.layerers.coloring:ColoringLayerer",
+                "Randomised colouring of the gap graph: random order and free channel, Kempe-chain repair."),
+    LayererSpec("first-fit", f"{_P}.layerers.first_fit:FirstFitLayerer",
+                "The paper's random first-fit (lowest free channel), reshuffling instead of dropping masks."),
 ]
 
 DATASETS: list[DatasetSpec] = [
+    DatasetSpec("files", f"{_P}.datasets.files:files",
+                "Explicit image and label files (TIFF, PNG, JPEG images), lazily tiled, layered and rotated."),
+    DatasetSpec("stardist", f"{_P}.datasets.stardist:stardist",
+                "A folder in StarDist layout: images/X and masks/X with the same file names."),
+    DatasetSpec("cellpose", f"{_P}.datasets.cellpose:cellpose",
+                "A folder in Cellpose layout: X.tif beside X_masks.tif."),
 ]
 
 SAMPLERS: list[SamplerSpec] = [

@@ -1,0 +1,268 @@
+"""The lazy tiles dataset that dataset plugins return: tiles x layerings x views, each computed on demand.
+
+Per source it keeps the normalised image (float32) and ``randomize`` channel maps (uint8, one per
+layering, computed once at construction); sample ``i`` is cut from them when asked for, so memory
+does not grow with the number of samples.
+"""
+
+from __future__ import annotations
+
+import bisect
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from nucgan.errors import InputError, LayeringError
+from nucgan.interfaces import Dataset
+from nucgan.layering import DEFAULT_METHOD, check_channels_gap, check_labels, layer
+from nucgan.normalize import DEFAULT_PERCENTILES, Normalization
+
+#: view name -> (number of 90-degree turns, transpose first?) per view
+VIEWS: dict[str, tuple[tuple[int, bool], ...]] = {
+    "none": ((0, False),),
+    "paper5": ((0, False), (0, True), (1, False), (2, False), (3, False)),  # identity, transpose, rot90 x3
+    "d4": tuple((k, t) for t in (False, True) for k in range(4)),  # all 8 symmetries of the square
+}
+
+_SPAN = re.compile(r"^\s*(\d*)\s*:\s*(\d*)\s*$")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of rows and columns (half-open; None reaches the edge), or an official half of an image.
+
+    ``Region.parse("train")`` / ``"test"`` are the top / bottom halves (rows ``0:H//2`` and ``H//2:H``,
+    the DSB 2018 split); ``"r0:r1,c0:c1"`` is a box, either side may be empty (``"256:,:"``).
+    """
+
+    rows: tuple[int | None, int | None] = (None, None)
+    cols: tuple[int | None, int | None] = (None, None)
+    half: str | None = None
+
+    @classmethod
+    def parse(cls, spec: Any) -> Region | None:
+        """A Region from a string, a (r0, r1, c0, c1) sequence, a Region or None."""
+        if spec is None or isinstance(spec, Region):
+            return spec
+        if isinstance(spec, str):
+            text = spec.strip().lower()
+            if text in ("train", "test"):
+                return cls(half=text)
+            parts = text.split(",")
+            spans = [_SPAN.match(p) for p in parts]
+            if len(parts) > 2 or not all(spans):
+                raise InputError(f"region {spec!r}: expected train, test or r0:r1,c0:c1 (e.g. 0:256,0:512)")
+            bounds = [tuple(int(g) if g else None for g in m.groups()) for m in spans]  # type: ignore[union-attr]
+            return cls(rows=bounds[0], cols=bounds[1] if len(bounds) > 1 else (None, None))
+        try:
+            r0, r1, c0, c1 = (None if v is None else operator.index(v) for v in spec)
+        except (TypeError, ValueError):
+            raise InputError(f"region {spec!r}: expected train, test, 'r0:r1,c0:c1' or (r0, r1, c0, c1)") from None
+        return cls(rows=(r0, r1), cols=(c0, c1))
+
+    def box(self, shape: tuple[int, int], what: str) -> tuple[int, int, int, int]:
+        """(r0, r1, c0, c1) inside an image of ``shape``, or InputError naming ``what``."""
+        h, w = shape
+        if self.half:
+            return (0, h // 2, 0, w) if self.half == "train" else (h // 2, h, 0, w)
+        r0, r1 = self.rows[0] or 0, h if self.rows[1] is None else self.rows[1]
+        c0, c1 = self.cols[0] or 0, w if self.cols[1] is None else self.cols[1]
+        if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+            raise InputError(f"{what}: region {self} does not lie inside the {h} x {w} image")
+        return r0, r1, c0, c1
+
+    def __str__(self) -> str:
+        if self.half:
+            return self.half
+        span = [f"{'' if a is None else a}:{'' if b is None else b}" for a, b in (self.rows, self.cols)]
+        return ",".join(span)
+
+
+@dataclass(frozen=True, eq=False)
+class Source:
+    """One training pair: a 2-D image and its instance labels; ``name`` (the image file) and ``labels_name``
+    (the labels file, default ``name``) say where they came from in messages."""
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray
+    labels_name: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A source cut to its region: normalised image, one channel map per layering, tile grid."""
+
+    name: str
+    labels_name: str
+    box: tuple[int, int, int, int]
+    image: np.ndarray  # float32 (h, w) in [-1, 1]
+    maps: np.ndarray  # uint8 (randomize, h, w): 0 background, c + 1 for channel c
+    norm: Normalization
+    ny: int
+    nx: int
+    instances: int
+    cut: int
+
+
+def clip_to_region(labels: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, int]:
+    """Labels inside ``box``; an instance cut by the box border keeps its inside part, each piece its own id.
+
+    Returns the cropped labels and how many instances the border cut. Nothing outside the box is kept,
+    so the two halves of a split never share a pixel.
+    """
+    r0, r1, c0, c1 = box
+    crop = labels[r0:r1, c0:c1]
+    inside = np.zeros(labels.shape, dtype=bool)
+    inside[r0:r1, c0:c1] = True
+    cut = np.intersect1d(np.unique(labels[~inside & (labels != 0)]), np.unique(crop[crop != 0]))
+    if not cut.size:
+        return crop, 0
+    from skimage.measure import label as label_pieces
+
+    on_cut = np.isin(crop, cut)
+    pieces = label_pieces(np.where(on_cut, crop, 0), background=0, connectivity=2)
+    out = crop.astype(np.int64)
+    top = int(labels.max())
+    out[on_cut] = top + pieces[on_cut]  # fresh ids: every piece of a cut instance becomes one instance
+    return out, int(cut.size)
+
+
+class TilesDataset(Dataset):
+    """(conditioning, target) pairs: ``tile`` px squares every ``stride`` px inside ``region`` of each source,
+    times ``randomize`` layerings per source, times the ``views`` of each tile.
+
+    Sample ``i`` is (tile ``i // (randomize * views)``, layering, view) in that order. Conditioning is
+    ``in_channels`` = ``channels`` (+1 merged, first) mask channels at -1 / +1; target is the image
+    normalised per source by :class:`Normalization` (percentiles measured inside the region only).
+    """
+
+    def __init__(self, sources: Sequence[Source], *, tile: int = 128, stride: int = 4, region: Any = None,
+                 randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
+                 layerer: str = DEFAULT_METHOD, seed: int | None = 0,
+                 percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
+        for name, value in (("tile", tile), ("stride", stride), ("randomize", randomize)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+        if views not in VIEWS:
+            raise InputError(f"views must be one of {', '.join(VIEWS)}, got {views!r}")
+        channels, gap = check_channels_gap(channels, gap)
+        if not sources:
+            raise InputError("no sources: a tiles dataset needs at least one image and its labels")
+        self.tile, self.stride, self.randomize, self.views = int(tile), int(stride), int(randomize), views
+        self.region = Region.parse(region)
+        self.merged, self.channels, self.gap, self.layerer = bool(merged), channels, gap, layerer
+        self.seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        self.percentiles = tuple(float(p) for p in percentiles)
+        self.in_channels = channels + int(self.merged)
+        self._views = VIEWS[views]
+        self._levels = np.arange(1, channels + 1, dtype=np.uint8 if channels < 255 else np.uint16)[:, None, None]
+        self._sources = [self._prepare(k, s) for k, s in enumerate(sources)]
+        counts = [p.ny * p.nx for p in self._sources]
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        self.tiles = self._starts[-1]
+        self._per_tile = self.randomize * len(self._views)
+
+    # -- construction ---------------------------------------------------------------------------------
+    def _prepare(self, k: int, source: Source) -> _Prepared:
+        name = source.name
+        image = np.asarray(source.image)
+        if image.ndim != 2 or image.dtype.kind not in "biuf" or image.size == 0:
+            raise InputError(f"{name}: expected a non-empty 2-D numeric image, got {image.dtype} {image.shape}")
+        labels_name = source.labels_name or name
+        labels = check_labels(source.labels, what=labels_name)
+        if labels.shape != image.shape:
+            raise InputError(f"{labels_name}: labels are {labels.shape[0]} x {labels.shape[1]} but the image "
+                             f"{name} is {image.shape[0]} x {image.shape[1]}")
+        box = self.region.box(image.shape, name) if self.region else (0, image.shape[0], 0, image.shape[1])
+        r0, r1, c0, c1 = box
+        if r1 - r0 < self.tile or c1 - c0 < self.tile:
+            raise InputError(f"{name}: the {r1 - r0} x {c1 - c0} region is smaller than one {self.tile} px tile")
+        crop, cut = clip_to_region(labels, box)
+        norm = Normalization.fit(image[r0:r1, c0:c1], self.percentiles, what=name)
+        maps = np.empty((self.randomize, r1 - r0, c1 - c0), dtype=self._levels.dtype)
+        for r in range(self.randomize):
+            seed = int(np.random.SeedSequence([self.seed, k, r]).generate_state(1)[0])
+            try:
+                layers = layer(crop, channels=self.channels, gap=self.gap, seed=seed, method=self.layerer)
+            except LayeringError as exc:
+                raise LayeringError(f"{labels_name}: {exc}") from None
+            maps[r] = 0
+            for c in range(self.channels):
+                maps[r][layers[c]] = c + 1
+        n_inst = int(np.unique(crop[crop != 0]).size)
+        return _Prepared(name=name, labels_name=labels_name, box=box, image=norm.forward(image[r0:r1, c0:c1]), maps=maps, norm=norm,
+                         ny=(r1 - r0 - self.tile) // self.stride + 1, nx=(c1 - c0 - self.tile) // self.stride + 1,
+                         instances=n_inst, cut=cut)
+
+    # -- the Dataset protocol --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.tiles * self._per_tile
+
+    def locate(self, index: int) -> dict[str, Any]:
+        """Where sample ``index`` comes from: source, tile corner (in source pixels), layering, view."""
+        i = operator.index(index)
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"sample {index} out of range for {n} samples")
+        t, rest = divmod(i, self._per_tile)
+        r, v = divmod(rest, len(self._views))
+        s = bisect.bisect_right(self._starts, t) - 1
+        src = self._sources[s]
+        iy, ix = divmod(t - self._starts[s], src.nx)
+        return {"source": s, "name": src.name, "y": src.box[0] + iy * self.stride, "x": src.box[2] + ix * self.stride,
+                "layering": r, "view": self._views[v]}
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        where = self.locate(index)
+        src = self._sources[where["source"]]
+        y, x = where["y"] - src.box[0], where["x"] - src.box[2]
+        cmap = src.maps[where["layering"], y:y + self.tile, x:x + self.tile]
+        hot = cmap[None] == self._levels
+        if self.merged:
+            hot = np.concatenate([(cmap != 0)[None], hot])
+        cond = hot.astype(np.float32)
+        cond *= 2
+        cond -= 1
+        target = src.image[None, y:y + self.tile, x:x + self.tile]
+        turns, transpose = where["view"]
+        if transpose:
+            cond, target = cond.swapaxes(1, 2), target.swapaxes(1, 2)
+        if turns:
+            cond, target = np.rot90(cond, turns, axes=(1, 2)), np.rot90(target, turns, axes=(1, 2))
+        # copies: a consumer that edits a sample in place must not edit the dataset
+        return torch.from_numpy(np.ascontiguousarray(cond)), torch.from_numpy(np.array(target, order="C"))
+
+    # -- descriptions ------------------------------------------------------------------------------------
+    @property
+    def normalizations(self) -> list[Normalization]:
+        """The normalisation of each source, in order."""
+        return [s.norm for s in self._sources]
+
+    def settings(self) -> dict[str, Any]:
+        """A JSON-able record of how samples are made, to store with a model trained on them."""
+        return {
+            "tile": self.tile, "stride": self.stride, "region": None if self.region is None else str(self.region),
+            "randomize": self.randomize, "views": self.views, "merged": self.merged, "channels": self.channels,
+            "gap": self.gap, "layerer": self.layerer if isinstance(self.layerer, str) else type(self.layerer).__name__,
+            "seed": self.seed, "in_channels": self.in_channels,
+            "normalization": {"method": "percentile", "percentiles": list(self.percentiles), "clip": True,
+                              "scope": "per image, inside the region"},
+            "region_border": "clip: cut nuclei keep their inside part",
+            "tiles": self.tiles, "samples": len(self),
+            "sources": [{"name": s.name, "labels": s.labels_name, "box": list(s.box), "instances": s.instances, "cut_instances": s.cut,
+                         "tiles": s.ny * s.nx, "normalization": s.norm.to_json()} for s in self._sources],
+        }
+
+    def __repr__(self) -> str:
+        return (f"TilesDataset({len(self._sources)} source(s), {self.tiles} tiles x {self.randomize} layerings x "
+                f"{len(self._views)} views = {len(self)} samples, in_channels={self.in_channels})")
+
+
+__all__ = ["TilesDataset", "Source", "Region", "VIEWS", "clip_to_region"]

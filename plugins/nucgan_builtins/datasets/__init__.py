@@ -1,0 +1,1 @@
+"""Built-in dataset readers: ``files`` (explicit image/labels), ``stardist`` and ``cellpose`` folders."""

@@ -1,0 +1,32 @@
+"""``files``: training pairs from explicit image and label files (``--image`` / ``--labels``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence, Union
+
+from nucgan import InputError, Source, TilesDataset, read_pair
+
+PathOrPaths = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
+
+
+def as_list(value: Any) -> list[str]:
+    """One path or a list of paths, as a list of strings."""
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    return [os.fspath(v) for v in value]
+
+
+def files(image: PathOrPaths, labels: PathOrPaths, *, region: Any = None, tile: int = 128, stride: int = 4,
+          randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
+          layerer: str = "coloring", seed: int | None = 0,
+          percentiles: Sequence[float] = (1.0, 99.8)) -> TilesDataset:
+    """A tiles dataset from image file(s) and their label file(s), paired in order."""
+    images, label_files = as_list(image), as_list(labels)
+    if len(images) != len(label_files):
+        raise InputError(f"{len(images)} image file(s) but {len(label_files)} label file(s); give one labels "
+                         "file per image")
+    sources = [Source(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in zip(images, label_files)]
+    return TilesDataset(sources, region=region, tile=tile, stride=stride, randomize=randomize, views=views,
+                        merged=merged, channels=channels, gap=gap, layerer=layerer, seed=seed,
+                        percentiles=percentiles)

@@ -36,6 +36,8 @@ _LAZY = {
     "Normalization": "nucgan.normalize",
     "TilesDataset": "nucgan.tiles", "Source": "nucgan.tiles", "Region": "nucgan.tiles",
     # model files and zoo -- issue 8
+    "save_generator": "nucgan.modelfile", "load_generator": "nucgan.modelfile", "ModelInfo": "nucgan.modelfile",
+    "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
 }
 _SUBMODULES = {"plugins", "zoo"}
 
@@ -61,6 +63,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.errors import (AmbiguousNameError, InputError, LayeringError, NucganError,  # noqa: F401
                                PluginError, UnknownNameError)
     from nucgan.hookspecs import hookimpl  # noqa: F401
+    from nucgan.modelfile import ModelInfo, load_generator, save_generator  # noqa: F401
     from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
                                    check_tensor)
     from nucgan.io import (image_files, read_image, read_labels, read_pair, write_png,  # noqa: F401
@@ -75,3 +78,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
                                  list_generators, list_layerers, list_samplers)
     from nucgan.specs import (DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec,  # noqa: F401
                               SamplerSpec)
+    from nucgan.zoo.errors import ZooError  # noqa: F401
+    from nucgan.zoo.loading import ZooModel, resolve_model  # noqa: F401

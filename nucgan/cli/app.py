@@ -8,6 +8,7 @@ import typer
 
 from nucgan import __version__
 from nucgan.cli import models, plugins
+from nucgan.cli import zoo as zoo_cli
 from nucgan.cli.layer import layer_command
 
 app = typer.Typer(
@@ -38,3 +39,4 @@ def _root(
 app.command("plugins")(plugins.plugins_command)
 app.add_typer(models.app, name="models")
 app.command("layer")(layer_command)
+app.add_typer(zoo_cli.app, name="zoo")

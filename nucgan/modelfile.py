@@ -1,0 +1,232 @@
+"""The generator file format: one safetensors file holding the weights and everything needed to rebuild them.
+
+Layout: a plain safetensors file (no pickle, so loading it cannot run code) whose string metadata holds
+
+- ``nucgan.format``  ``"generator/1"``
+- ``nucgan.name``    the registry name (``create_generator(name, **config)`` rebuilds the architecture)
+- ``nucgan.config``  JSON of ``generator.config()``
+- ``nucgan.input``   JSON of how inputs were prepared (channels, merged, gap, layerer, tile, normalisation...)
+- ``nucgan.extra``   JSON of anything else (training information)
+- ``nucgan.dtype``   ``float32`` or ``float16`` (the storage type of floating tensors)
+- ``nucgan.version`` the nucgan version that wrote it
+
+The tensors are the generator's full ``state_dict()`` (parameters and buffers such as BatchNorm
+running statistics). Loading is strict: every key present, no extra key, every shape equal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nucgan.errors import InputError, NucganError, UnknownNameError
+from nucgan.zoo.fsutil import atomic_target, sha256_file
+
+if TYPE_CHECKING:
+    import torch
+
+    from nucgan.interfaces import Generator
+
+FORMAT = "generator/1"
+RUN_WEIGHTS = "generator.safetensors"  # the weights file inside a training run directory
+_MAX_HEADER = 100 * 1024 * 1024
+_SHOWN = 4
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a generator file says about itself (everything but the tensors)."""
+
+    name: str
+    config: dict[str, Any]
+    input: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    sha256: str = ""
+    dtype: str = "float32"
+    nucgan_version: str = ""
+
+
+def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name: str, input: dict[str, Any],
+                   extra: dict[str, Any] | None = None, half: bool = False) -> str:
+    """Write ``generator`` to a safetensors file atomically and return its sha256 (hex).
+
+    ``half=True`` stores floating tensors as float16 (half the size); :func:`load_generator` casts
+    them back to the model's float32.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from nucgan import __version__
+    from nucgan.interfaces import Generator
+
+    path = Path(path)
+    if not isinstance(generator, Generator):
+        raise InputError(f"{path}: can only save a nucgan.Generator, got {type(generator).__name__}")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{path}: a generator file needs the generator's registry name")
+    for what, value in (("input", input), ("extra", extra or {})):
+        if not isinstance(value, dict):
+            raise InputError(f"{path}: {what} must be a dict, got {type(value).__name__}")
+    config = generator.config()
+    metadata = {
+        "nucgan.format": FORMAT, "nucgan.name": name,
+        "nucgan.config": _dumps(config, path, "generator.config()"),
+        "nucgan.input": _dumps(input, path, "input"),
+        "nucgan.extra": _dumps(extra or {}, path, "extra"),
+        "nucgan.dtype": "float16" if half else "float32",
+        "nucgan.version": __version__,
+    }
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in generator.state_dict().items():
+        tensor = value.detach().to("cpu")
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float16 if half else torch.float32)
+        tensors[key] = tensor.contiguous().clone()  # clone: safetensors refuses shared storage
+    with atomic_target(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return sha256_file(path)
+
+
+def load_generator(path: str | os.PathLike[str], device: str = "cpu") -> tuple["Generator", ModelInfo]:
+    """Rebuild a generator from a file written by :func:`save_generator`, strictly, in eval mode.
+
+    Refuses anything that is not a complete nucgan safetensors file (pickles included) with an
+    InputError naming the file; fp16 weights come back as float32.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from nucgan.registry import create_generator
+
+    info = read_info(path, with_sha256=True)
+    path = Path(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable safetensors file ({exc})") from None
+    try:
+        generator = create_generator(info.name, **info.config)
+    except UnknownNameError as exc:
+        raise InputError(f"{path}: was saved from generator {info.name!r}, which no installed plugin provides "
+                         f"({exc})") from None
+    except NucganError as exc:
+        raise InputError(f"{path}: cannot rebuild generator {info.name!r} from its stored config: {exc}") from None
+    check_weights(generator.state_dict(), tensors, f"{path}: weights do not fit generator {info.name!r}")
+    generator.load_state_dict(tensors, strict=True)  # copies cast float16 back to the model's dtype
+    return generator.to(device).eval(), info
+
+
+def check_weights(expected: dict[str, "torch.Tensor"], found: dict[str, "torch.Tensor"], what: str) -> None:
+    """Raise InputError unless ``found`` has exactly the keys and shapes of ``expected``."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [f"{k} {tuple(found[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in found and tuple(found[k].shape) != tuple(v.shape)]
+    problems = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", shapes)):
+        if items:
+            more = f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
+            problems.append(f"{len(items)} {label}: {', '.join(items[:_SHOWN])}{more}")
+    if problems:
+        raise InputError(f"{what}: {'; '.join(problems)}")
+
+
+def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelInfo:
+    """Read a generator file's metadata without building the model (cheap; no tensor is loaded)."""
+    path = Path(path)
+    metadata = _read_metadata(path)
+    fmt = metadata.get("nucgan.format")
+    if fmt is None:
+        raise InputError(f"{path}: a safetensors file without nucgan metadata: it does not say which generator "
+                         f"it holds (write it with nucgan.modelfile.save_generator)")
+    if fmt != FORMAT:
+        raise InputError(f"{path}: format {fmt!r} is not a nucgan generator file ({FORMAT!r}); "
+                         f"a training checkpoint or a newer nucgan's file?")
+    missing = [k for k in ("nucgan.name", "nucgan.config", "nucgan.input") if k not in metadata]
+    if missing:
+        raise InputError(f"{path}: generator file metadata lacks {', '.join(missing)}")
+    config = _loads(metadata, "nucgan.config", path)
+    inputs = _loads(metadata, "nucgan.input", path)
+    extra = _loads(metadata, "nucgan.extra", path) if "nucgan.extra" in metadata else {}
+    return ModelInfo(
+        name=metadata["nucgan.name"], config=config, input=inputs, extra=extra, path=path,
+        sha256=sha256_file(path) if with_sha256 else "", dtype=metadata.get("nucgan.dtype", "float32"),
+        nucgan_version=metadata.get("nucgan.version", ""),
+    )
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    """Parse and sanity-check a safetensors header ourselves, so every failure gets a clear message."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            _refuse_other_formats(path, head)
+            length = int.from_bytes(head, "little")
+            if length < 2 or length > _MAX_HEADER:
+                raise InputError(f"{path}: not a safetensors file (implausible header length {length})")
+            if length > size - 8:
+                raise InputError(f"{path}: truncated or not a safetensors file: {size} bytes on disk, "
+                                 f"its header alone should take {8 + length}")
+            raw = fh.read(length)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a .safetensors file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path}: not a safetensors file (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{path}: not a safetensors file (its header is not a JSON object)")
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            end = max(end, int(entry["data_offsets"][1]))
+        except (TypeError, KeyError, IndexError, ValueError):
+            raise InputError(f"{path}: not a safetensors file (tensor {key!r} has no valid data offsets)") from None
+    if 8 + length + end > size:
+        raise InputError(f"{path}: truncated: {size} bytes on disk, its header describes {8 + length + end}")
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise InputError(f"{path}: not a safetensors file (metadata is not an object)")
+    return metadata
+
+
+def _refuse_other_formats(path: Path, head: bytes) -> None:
+    if len(head) < 8:
+        raise InputError(f"{path}: not a safetensors file (only {len(head)} bytes)")
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        raise InputError(f"{path}: looks like a PyTorch pickle (torch.save); nucgan never loads pickles because "
+                         f"loading one can run arbitrary code: re-save the weights with "
+                         f"nucgan.modelfile.save_generator")
+    if head.startswith(b"\x89HDF"):
+        raise InputError(f"{path}: an HDF5 (Keras) file; nucgan loads only safetensors generator files")
+
+
+def _dumps(value: Any, path: Path, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: {what} is not JSON-able ({exc})") from None
+
+
+def _loads(metadata: dict[str, str], key: str, path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(metadata[key])
+    except (TypeError, json.JSONDecodeError):
+        raise InputError(f"{path}: metadata {key} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: metadata {key} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+__all__ = ["FORMAT", "RUN_WEIGHTS", "ModelInfo", "save_generator", "load_generator", "read_info", "check_weights"]

@@ -1,0 +1,147 @@
+"""Manifest and index schemas give clear, located errors; ids and paths cannot escape a zoo."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nucgan.zoo import ZooError
+from nucgan.zoo.manifest import INDEX_FORMAT, validate_index, validate_manifest
+from nucgan.zoo.names import ID_RE, check_id, check_relpath, parse_ref, version_key
+
+SHA = "a" * 64
+MODEL = {
+    "format": "nucgan-zoo-manifest/1", "kind": "model", "id": "m", "version": "1", "description": "d",
+    "license": "MIT", "authors": ["a"], "generator": {"name": "chain3", "config": {"in_channels": 5}},
+    "input": {"channels": 4, "merged": True, "gap": 2, "normalisation": {"method": "x"}},
+    "weights": {"file": "generator.safetensors", "format": "safetensors", "sha256": SHA, "size": 10,
+                "dtype": "float32"},
+    "training": {"data": None, "split": None, "steps": 1, "seed": 0, "command": "nucgan train"},
+    "metrics": None, "test": {"file": "test.safetensors", "sha256": SHA, "size": 1, "atol": 0.001, "mode": "eval"},
+    "card": {"file": "README.md", "sha256": SHA, "size": 1}, "cover": None,
+}
+
+
+def _broken(path: str, value: object) -> dict:
+    doc = copy.deepcopy(MODEL)
+    *parents, last = path.split(".")
+    target = doc
+    for key in parents:
+        target = target[key]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return doc
+
+
+def test_valid_model_manifest_passes() -> None:
+    assert validate_manifest(copy.deepcopy(MODEL), "m.json")["id"] == "m"
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("license", KeyError, "license: missing"),
+    ("weights.sha256", "abc", "weights.sha256: expected 64 lower-case hex characters"),
+    ("weights.format", "pickle", "weights.format: expected 'safetensors'"),
+    ("weights.file", "generator.pt", "weights.file: must be a .safetensors file"),
+    ("weights.file", "/etc/passwd.safetensors", "weights.file: unsafe path"),
+    ("weights.size", -1, "weights.size: must be >= 0"),
+    ("input.channels", "4", "input.channels: expected an integer"),
+    ("input.merged", 1, "input.merged: expected true or false"),
+    ("input.normalisation", KeyError, "input.normalisation: missing"),
+    ("test.atol", 0, "test.atol: must be > 0"),
+    ("authors", [], "authors: needs at least 1 item"),
+    ("lisence", "MIT", "lisence: unknown field"),
+    ("id", "../x", "invalid id '../x'"),
+    ("version", "v1", "version: expected a dotted number"),
+    ("training.steps", True, "training.steps: expected an integer"),
+    ("generator.name", "Chain 3", "generator.name: expected a registry name"),
+])
+def test_schema_errors_name_the_file_and_the_field(path: str, value: object, message: str) -> None:
+    with pytest.raises(ZooError) as info:
+        validate_manifest(_broken(path, value), "zoo/m/1/manifest.json")
+    text = str(info.value)
+    assert text.startswith("zoo/m/1/manifest.json: invalid manifest: ") and message in text
+    assert "\n" not in text
+
+
+def test_several_problems_are_listed_in_one_line() -> None:
+    doc = _broken("license", KeyError)
+    doc["authors"] = "me"
+    doc["weights"]["dtype"] = "int8"
+    text = str(pytest.raises(ZooError, validate_manifest, doc, "m.json").value)
+    assert "license: missing" in text and "authors: expected a list" in text and "weights.dtype" in text
+
+
+def test_wrong_format_or_kind_says_so_first() -> None:
+    with pytest.raises(ZooError, match="format must be 'nucgan-zoo-manifest/1'.*newer nucgan"):
+        validate_manifest({**MODEL, "format": "nucgan-zoo-manifest/2"}, "m")
+    with pytest.raises(ZooError, match="kind must be one of model, placeholder"):
+        validate_manifest({**MODEL, "kind": "dataset"}, "m")
+    with pytest.raises(ZooError, match="expected a JSON object"):
+        validate_manifest([MODEL], "m")
+
+
+def test_placeholder_needs_reason_and_recipe_not_weights() -> None:
+    holder = {k: MODEL[k] for k in ("format", "id", "version", "description", "license", "authors", "generator",
+                                    "input")}
+    holder.update(kind="placeholder", reason="data not available",
+                  recipe={"train": "nucgan train ...", "publish": "nucgan zoo publish ..."})
+    validate_manifest(copy.deepcopy(holder), "p")
+    with pytest.raises(ZooError, match="weights: unknown field"):
+        validate_manifest({**holder, "weights": MODEL["weights"]}, "p")
+    with pytest.raises(ZooError, match="recipe.publish: missing"):
+        validate_manifest({**holder, "recipe": {"train": "x"}}, "p")
+
+
+def test_index_schema_and_duplicates() -> None:
+    row = {"id": "m", "version": "1", "kind": "model", "path": "m/1", "manifest_sha256": SHA, "description": ""}
+    validate_index({"format": INDEX_FORMAT, "entries": [row]}, "i")
+    with pytest.raises(ZooError, match=r"entries\[1\]: duplicate m@1"):
+        validate_index({"format": INDEX_FORMAT, "entries": [row, dict(row)]}, "i")
+    with pytest.raises(ZooError, match=r"entries\[0\]\.path: unsafe path 'm/\.\./\.\.'"):
+        validate_index({"format": INDEX_FORMAT, "entries": [{**row, "path": "m/../.."}]}, "i")
+    with pytest.raises(ZooError, match="i: invalid index: format must be"):
+        validate_index({"format": "zoo/9", "entries": []}, "i")
+    with pytest.raises(ZooError, match="not valid JSON"):
+        from nucgan.zoo.manifest import parse_json
+
+        parse_json(b"{nope", "index.json")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("az09._-/\\@:~ .A")), max_size=12))
+def test_accepted_ids_are_safe_path_segments(text: str) -> None:
+    try:
+        ref = parse_ref(text)
+    except ZooError:
+        return
+    assert ID_RE.match(ref.id) and ".." not in ref.id and "/" not in ref.id and "\\" not in ref.id
+    assert ref.id not in (".", "..") and not ref.id.startswith((".", "-"))
+    assert str(ref) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b.json", "..", ".", "", "x..y", "C", "/", "\\", "~"]), min_size=1,
+                max_size=4))
+def test_accepted_relative_paths_stay_inside(parts: list[str]) -> None:
+    path = "/".join(parts)
+    try:
+        check_relpath(path, "p")
+    except ZooError:
+        return
+    assert not path.startswith("/") and all(p not in ("", ".", "..") and ".." not in p for p in path.split("/"))
+    assert "\\" not in path
+
+
+def test_versions_sort_numerically() -> None:
+    assert sorted(["1.10", "1.9", "2", "1.9.1"], key=version_key) == ["1.9", "1.9.1", "1.10", "2"]
+    with pytest.raises(ZooError, match="invalid id"):
+        check_id("x" * 101)
+    assert json.dumps(check_id("dsb2018-3x-k7"))
+    assert re.match(ID_RE, "a.b_c-1")

@@ -161,7 +161,7 @@ def test_two_process_distributed_run(dsb_dir, tmp_path):
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "0", str(script)], capture_output=True, text=True, env=env, timeout=300)
+                           "--standalone", str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     h0, w0 = (tmp_path / "rank0.txt").read_text().split()
     h1, w1 = (tmp_path / "rank1.txt").read_text().split()

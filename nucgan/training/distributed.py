@@ -44,6 +44,13 @@ def broadcast_module(module: torch.nn.Module, world: World) -> None:
             dist.broadcast(tensor.data, src=0)
 
 
+def broadcast_buffers(module: torch.nn.Module, world: World) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, as DDP does each step."""
+    if world.distributed:
+        for tensor in module.buffers():
+            dist.broadcast(tensor.data, src=0)
+
+
 def average_gradients(module: torch.nn.Module, world: World) -> None:
     """All-reduce and average the gradients of ``module`` in one flat bucket."""
     if not world.distributed:

@@ -153,6 +153,10 @@ class Run:
     def model_input(self) -> dict[str, Any]:
         """How a saved generator expects its input: layering, channels, tile, normalisation."""
         settings = dict(self.dataset.settings()) if hasattr(self.dataset, "settings") else {}
+        norms = getattr(self.dataset, "normalizations", None)
+        if norms:  # the mapping generate() uses to return intensities in the training data's range
+            settings["normalization_scope"] = settings.get("normalization")
+            settings["normalization"] = norms[0].to_json()
         settings.update(channels=self.config.channels, merged=self.config.merged, gap=self.config.gap,
                         layerer=self.config.layerer, tile=self.config.tile,
                         in_channels=self.dataset.in_channels)

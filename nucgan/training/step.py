@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nucgan.training.distributed import World, average_gradients
+from nucgan.training.distributed import World, average_gradients, broadcast_buffers
 from nucgan.training.losses import adversarial
 
 
@@ -68,4 +68,6 @@ class GanStep:
         average_gradients(self.d, self.world)
         self.opt_g.step()
         self.opt_d.step()
+        broadcast_buffers(self.g, self.world)
+        broadcast_buffers(self.d, self.world)
         return parts

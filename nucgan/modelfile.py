@@ -5,7 +5,7 @@ Layout: a plain safetensors file (no pickle, so loading it cannot run code) whos
 - ``nucgan.format``  ``"generator/1"``
 - ``nucgan.name``    the registry name (``create_generator(name, **config)`` rebuilds the architecture)
 - ``nucgan.config``  JSON of ``generator.config()``
-- ``nucgan.input``   JSON of how inputs were prepared (channels, merged, gap, layerer, tile, normalisation...)
+- ``nucgan.input``   JSON of how inputs were prepared (channels, merged, gap, layerer, tile, normalization...)
 - ``nucgan.extra``   JSON of anything else (training information)
 - ``nucgan.dtype``   ``float32`` or ``float16`` (the storage type of floating tensors)
 - ``nucgan.version`` the nucgan version that wrote it

@@ -84,7 +84,7 @@ def test_failed_save_leaves_nothing(tmp_path: Path, tiny_plugin) -> None:  # noq
     path = tmp_path / "g.safetensors"
     path.write_bytes(b"old")
     with pytest.raises(InputError, match="not JSON-able"):
-        save_generator(path, _gen(), name="tiny-test", input={"normalisation": object()})
+        save_generator(path, _gen(), name="tiny-test", input={"normalization": object()})
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.safetensors"]
 
@@ -186,7 +186,7 @@ def test_resolve_model_accepts_file_run_folder_entry_folder(tmp_path: Path, zoo_
     report = publish(run, "tiny-test", tmp_path / "myzoo", license="CC0-1.0", authors=["t"])
     assert resolve_model(report.folder) == report.folder / "generator.safetensors"
     model = load(report.folder)
-    assert model.manifest["id"] == "tiny-test" and model.input["normalisation"] == INPUT["normalisation"]
+    assert model.manifest["id"] == "tiny-test" and model.input["normalization"] == INPUT["normalization"]
     with pytest.raises(InputError, match="no such file or folder"):
         resolve_model(tmp_path / "nothing.safetensors")
     with pytest.raises(InputError, match="no such file or folder"):

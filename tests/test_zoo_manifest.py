@@ -18,7 +18,7 @@ SHA = "a" * 64
 MODEL = {
     "format": "nucgan-zoo-manifest/1", "kind": "model", "id": "m", "version": "1", "description": "d",
     "license": "MIT", "authors": ["a"], "generator": {"name": "chain3", "config": {"in_channels": 5}},
-    "input": {"channels": 4, "merged": True, "gap": 2, "normalisation": {"method": "x"}},
+    "input": {"channels": 4, "merged": True, "gap": 2, "normalization": {"method": "x"}},
     "weights": {"file": "generator.safetensors", "format": "safetensors", "sha256": SHA, "size": 10,
                 "dtype": "float32"},
     "training": {"data": None, "split": None, "steps": 1, "seed": 0, "command": "nucgan train"},
@@ -53,7 +53,7 @@ def test_valid_model_manifest_passes() -> None:
     ("weights.size", -1, "weights.size: must be >= 0"),
     ("input.channels", "4", "input.channels: expected an integer"),
     ("input.merged", 1, "input.merged: expected true or false"),
-    ("input.normalisation", KeyError, "input.normalisation: missing"),
+    ("input.normalization", KeyError, "input.normalization: missing"),
     ("test.atol", 0, "test.atol: must be > 0"),
     ("authors", [], "authors: needs at least 1 item"),
     ("lisence", "MIT", "lisence: unknown field"),

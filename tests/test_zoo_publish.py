@@ -27,9 +27,11 @@ def test_publish_builds_a_complete_tested_entry(tmp_path: Path, zoo_env) -> None
                                                        "manifest.json", "test.safetensors"]
     manifest = validate_manifest(json.loads((folder / "manifest.json").read_text()), "m")
     assert manifest["generator"] == {"name": "tiny-test", "config": {"in_channels": 5, "filters": 8, "depth": 1}}
-    assert manifest["input"]["normalisation"] == INPUT["normalisation"]
+    assert manifest["input"]["normalization"] == INPUT["normalization"]
     assert manifest["training"]["command"].startswith("nucgan train") and manifest["training"]["steps"] == 20
     assert manifest["training"]["final_log"] == {"step": 20, "loss_g": 2.5}
+    assert manifest["training"]["split"] == "rows 0..256, cols 0..512"
+    assert manifest["training"]["data"]["sources"] == {"image": "img.tif", "labels": "lbl.tif"}
     assert manifest["metrics"]["values"]["fidelity"]["psnr"] == 20.5 and manifest["metrics"]["split"] == "test"
     assert manifest["weights"]["dtype"] == "float32" and manifest["test"]["atol"] == 1e-3
     assert (folder / "cover.png").read_bytes() == tiny_png()
@@ -113,7 +115,7 @@ def test_failing_entry_test_publishes_nothing(tmp_path: Path, zoo_env) -> None: 
 
 @pytest.mark.parametrize("problem, message", [
     ("no-weights", "no generator.safetensors"),
-    ("no-normalisation", "lacks normalisation"),
+    ("no-normalization", "lacks normalization"),
     ("wrong-channels", "input says 3 channel"),
     ("bad-id", "invalid id"),
     ("bad-version", "invalid version"),
@@ -124,7 +126,7 @@ def test_refuses_bad_runs_and_arguments(tmp_path: Path, zoo_env, problem: str, m
     if problem == "no-weights":
         run = tmp_path / "empty"
         run.mkdir()
-    elif problem == "no-normalisation":
+    elif problem == "no-normalization":
         run = make_run(tmp_path / "run", inputs={"channels": 4, "merged": True, "gap": 2}, complete=False)
     elif problem == "wrong-channels":
         run = make_run(tmp_path / "run", inputs={**INPUT, "channels": 3, "merged": False}, complete=False)

@@ -27,7 +27,8 @@ import nucgan
 from nucgan.plugins import temporary_plugin
 
 INPUT = {"channels": 4, "merged": True, "gap": 2, "layerer": "coloring", "tile": 64,
-         "normalisation": {"method": "percentile", "low": 0.0, "high": 235.0}}
+         "normalization": {"method": "percentile", "percentiles": [1.0, 99.8], "low": 0.0, "high": 235.0,
+                           "dtype": "uint16", "clip": True}}
 
 
 # -- tiny generators, registered through the plugin mechanism ------------------------------------

@@ -40,7 +40,7 @@ def render_card(manifest: dict[str, Any], notes: list[str], cover_file: str | No
     lines += ["## Model", "", f"- generator: `{g['name']}` with `{json.dumps(g['config'], sort_keys=True)}`",
               f"- input: {i['channels']} layer channel(s){' + merged channel' if i['merged'] else ''}, "
               f"gap {i['gap']} px, layerer {i.get('layerer') or 'unspecified'}, tile {i.get('tile') or 'any'}",
-              f"- normalisation: `{json.dumps(i['normalisation'], sort_keys=True)}`",
+              f"- normalization: `{json.dumps(i['normalization'], sort_keys=True)}`",
               f"- weights: `{w['file']}`, safetensors, {w['dtype']}, {w['size']:,} bytes, sha256 `{w['sha256']}`"]
     if half_drift is not None:
         lines.append(f"- float16 storage changes the test output by at most {half_drift:.3g} (range -1..1)")

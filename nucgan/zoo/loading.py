@@ -28,7 +28,7 @@ class ZooModel:
 
     @property
     def input(self) -> dict[str, Any]:
-        """How inputs must be prepared (channels, merged, gap, layerer, tile, normalisation, ...)."""
+        """How inputs must be prepared (channels, merged, gap, layerer, tile, normalization, ...)."""
         return dict(self.manifest["input"]) if self.manifest else dict(self.info.input)
 
     @property

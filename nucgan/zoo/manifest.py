@@ -52,7 +52,7 @@ GENERATOR = s.Obj({"name": s.string(pattern=_GENERATOR_NAME, what="a registry na
 
 INPUT = s.Obj(
     required={"channels": s.integer(1), "merged": s.boolean(), "gap": s.integer(0),
-              "normalisation": s.free_object()},
+              "normalization": s.free_object()},
     optional={"layerer": s.nullable(s.string()), "tile": s.nullable(s.integer(1)),
               "output": s.nullable(s.free_object())},
     open=True,

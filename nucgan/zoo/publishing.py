@@ -72,10 +72,11 @@ def read_run(run: Path, cover: Path | None = None) -> RunContents:
     else:
         notes.append(f"no {log.name}: training log not summarised")
     if cover is None:
-        candidates = [run / "evaluation" / "cover.png", *sorted((run / "samples").glob("*.png"))[-1:]]
+        candidates = [run / "evaluation" / "cover.png", run / "evaluation" / "figure.png",
+                      *sorted((run / "samples").glob("*.png"))[-1:]]
         cover = next((c for c in candidates if c.is_file()), None)
         if cover is None:
-            notes.append("no cover picture (pass --cover PNG, or keep evaluation/cover.png or samples/*.png)")
+            notes.append("no cover picture (pass --cover PNG, or keep evaluation/figure.png or samples/*.png)")
         else:
             notes.append(f"cover taken from {cover.relative_to(run)}")
     if cover is not None:
@@ -106,8 +107,7 @@ def _training(run: RunContents, extra: dict[str, Any]) -> dict[str, Any]:
     region = cfg.get("region")
     data = ({"dataset": cfg.get("dataset"), "sources": cfg.get("sources"), "region": region}
             if "sources" in cfg or "dataset" in cfg else extra.get("data"))
-    split = cfg.get("split") or extra.get("split") or (f"region rows {region[0]}..{region[1]}, cols "
-                                                       f"{region[2]}..{region[3]}" if region else None)
+    split = cfg.get("split") or extra.get("split") or _region_text(region)
     steps = cfg.get("steps", extra.get("steps"))
     seed = cfg.get("seed", extra.get("seed"))
     training = {
@@ -124,10 +124,19 @@ def _training(run: RunContents, extra: dict[str, Any]) -> dict[str, Any]:
     return training
 
 
+def _region_text(region: Any) -> str | None:
+    """The training region as the split it stands for: ``train``, or ``rows 0..256, cols 0..512``."""
+    if isinstance(region, str) and region:
+        return region
+    if isinstance(region, (list, tuple)) and len(region) == 4:
+        return f"rows {region[0]}..{region[1]}, cols {region[2]}..{region[3]}"
+    return None
+
+
 def _inputs(run: RunContents, file_input: dict[str, Any], in_channels: int, weights: Path) -> dict[str, Any]:
     merged = {k: run.config[k] for k in _INPUT_FROM_CONFIG if run.config and k in run.config}
     merged.update(file_input)
-    missing = [k for k in ("channels", "merged", "gap", "normalisation") if k not in merged]
+    missing = [k for k in ("channels", "merged", "gap", "normalization") if k not in merged]
     if missing:
         raise InputError(f"{weights}: the model file's input metadata lacks {', '.join(missing)} (and config.json "
                          f"does not give them); a zoo entry must say how to prepare inputs")

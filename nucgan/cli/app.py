@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from nucgan import __version__
-from nucgan.cli import models, plugins
+from nucgan.cli import evaluate, generate, models, plugins, synth, train
 from nucgan.cli import zoo as zoo_cli
 from nucgan.cli.layer import layer_command
 
@@ -29,14 +27,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(
-        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     """Realistic nucleus microscopy images from instance masks (pix2pix-style GANs)."""
 
 
 app.command("plugins")(plugins.plugins_command)
 app.add_typer(models.app, name="models")
-app.command("layer")(layer_command)
+app.command("train")(train.train_command)
 app.add_typer(zoo_cli.app, name="zoo")
+app.command("generate")(generate.generate_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("synth")(synth.synth_command)
+app.command("layer")(layer_command)

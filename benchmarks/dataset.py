@@ -72,7 +72,7 @@ def main() -> None:
     print(f"  {nuclei} nuclei; built in {build:.2f} s (20 layerings, normalisation); "
           f"a materialised copy would need {materialised / 1e9:.1f} GB as uint8, {4 * materialised / 1e9:.1f} GB "
           f"as float32")
-    print(f"  dataset arrays: {sum(p.maps.nbytes + p.image.nbytes for p in ds._sources) / 1e6:.1f} MB; "
+    print(f"  dataset arrays: {ds.nbytes / 1e6:.1f} MB; "
           f"peak RSS {base:.0f} MB after imports, {after:.0f} MB after building")
 
     count = len(ds) if args.all else min(args.samples, len(ds))

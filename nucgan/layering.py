@@ -35,7 +35,8 @@ def check_labels(labels: Any, what: str = "labels") -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise InputError(f"{what}: instance ids must be integers, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        hint = " (an RGB picture? labels need one integer id per pixel)" if arr.ndim == 3 and arr.shape[-1] in (3, 4) else ""
+        rgb = arr.ndim == 3 and arr.shape[-1] in (3, 4)
+        hint = " (an RGB picture? labels need one integer id per pixel)" if rgb else ""
         raise InputError(f"{what}: expected a 2-D label image, got shape {arr.shape}{hint}")
     if arr.size == 0:
         raise InputError(f"{what}: empty label image (shape {arr.shape})")
@@ -63,7 +64,7 @@ def _list_ids(ids: Any) -> str:
 def _working(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """A compact unsigned copy or view of ``arr``, plus the original ids when they had to be renumbered."""
     top = int(arr.max())
-    if top > 4 * arr.size + 65536:  # very sparse huge ids: renumber so per-id tables stay small
+    if top > 4 * arr.size + 65536 or top >= 2 ** 32:  # huge, sparse ids: renumber so per-id tables stay small
         ids, inverse = np.unique(arr, return_inverse=True)
         if ids[0] != 0:
             ids, inverse = np.concatenate([[0], ids]), inverse + 1
@@ -316,7 +317,7 @@ def _pieces(work: np.ndarray, values: np.ndarray, boxes: list) -> np.ndarray:
 
 # -- public entry points ------------------------------------------------------------------------------
 def layer(labels: Any, channels: int = 4, gap: int = 2, merged: bool = False, seed: int | None = None,
-          method: "str | Layerer" = DEFAULT_METHOD) -> np.ndarray:
+          method: str | Layerer = DEFAULT_METHOD) -> np.ndarray:
     """Spread the instances of ``labels`` over ``channels`` bool layers (+ a merged union first if asked).
 
     Every instance lands whole on exactly one channel and masks on one channel keep more than ``gap``

@@ -190,12 +190,15 @@ class TilesDataset(Dataset):
             try:
                 layers = layer(crop, channels=self.channels, gap=self.gap, seed=seed, method=self.layerer)
             except LayeringError as exc:
-                raise LayeringError(f"{labels_name}: {exc}") from None
+                named = LayeringError(f"{labels_name}: {exc}")
+                named.__dict__.update(exc.__dict__)  # keeps .unplaced / .disconnected
+                raise named from None
             maps[r] = 0
             for c in range(self.channels):
                 maps[r][layers[c]] = c + 1
         n_inst = int(np.unique(crop[crop != 0]).size)
-        return _Prepared(name=name, labels_name=labels_name, box=box, image=norm.forward(image[r0:r1, c0:c1]), maps=maps, norm=norm,
+        return _Prepared(name=name, labels_name=labels_name, box=box, image=norm.forward(image[r0:r1, c0:c1]),
+                         maps=maps, norm=norm,
                          ny=(r1 - r0 - self.tile) // self.stride + 1, nx=(c1 - c0 - self.tile) // self.stride + 1,
                          instances=n_inst, cut=cut)
 
@@ -241,6 +244,11 @@ class TilesDataset(Dataset):
 
     # -- descriptions ------------------------------------------------------------------------------------
     @property
+    def nbytes(self) -> int:
+        """Bytes held by the dataset's arrays (normalised images and channel maps); independent of ``len``."""
+        return sum(s.maps.nbytes + s.image.nbytes for s in self._sources)
+
+    @property
     def normalizations(self) -> list[Normalization]:
         """The normalisation of each source, in order."""
         return [s.norm for s in self._sources]
@@ -256,7 +264,8 @@ class TilesDataset(Dataset):
                               "scope": "per image, inside the region"},
             "region_border": "clip: cut nuclei keep their inside part",
             "tiles": self.tiles, "samples": len(self),
-            "sources": [{"name": s.name, "labels": s.labels_name, "box": list(s.box), "instances": s.instances, "cut_instances": s.cut,
+            "sources": [{"name": s.name, "labels": s.labels_name, "box": list(s.box), "instances": s.instances,
+                         "cut_instances": s.cut,
                          "tiles": s.ny * s.nx, "normalization": s.norm.to_json()} for s in self._sources],
         }
 

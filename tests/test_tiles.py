@@ -123,7 +123,8 @@ def test_memory_does_not_grow_with_samples(two_sources: list[Source]) -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(ds) == 119 * 119 * 6 * 8  # 680k samples of 5 x 64 x 64 floats: 45 GB if materialised
-    assert peak < 12e6  # six uint8 channel maps, one float image and layering scratch
+    assert ds.nbytes == 300 * 300 * (6 + 4)  # six uint8 channel maps and one float32 image
+    assert peak < 12e6  # those, plus layering scratch
 
 
 # -- regions and the official split -----------------------------------------------------------------------
@@ -215,8 +216,9 @@ def test_bad_sources_name_the_file() -> None:
         TilesDataset([Source("img.tif", image, labels[:, :89], labels_name="lab.tif")], tile=16)
     split = labels.copy()
     split[0:2, 0:2], split[60:62, 80:82] = 7777, 7777
-    with pytest.raises(LayeringError, match=r"lab.tif: .*7777 \(2 pieces\)"):
+    with pytest.raises(LayeringError, match=r"lab.tif: .*7777 \(2 pieces\)") as info:
         TilesDataset([Source("img.tif", image, split, labels_name="lab.tif")], tile=16)
+    assert info.value.disconnected == [7777]
     crowd = np.arange(1, 10, dtype=np.uint16).reshape(3, 3).repeat(1, 0)
     crowd = np.pad(crowd, 20)
     with pytest.raises(LayeringError, match="img.tif: .*did not fit"):

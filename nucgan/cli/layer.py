@@ -33,11 +33,12 @@ def masks_per_channel(layers: np.ndarray) -> list[int]:
 
 def layer_command(
     labels: Path = typer.Argument(..., help="Instance labels (TIFF or PNG; 0 = background, one id per nucleus)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output TIFF: channels x H x W, 0/255; a PNG preview goes beside it."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Output TIFF: channels x H x W, 0/255; a PNG preview goes beside it."),
     channels: int = typer.Option(4, help="Mask channels."),
     gap: int = typer.Option(2, help="Background pixels kept between masks on one channel (chessboard distance > gap)."),
     merged: bool = typer.Option(False, "--merged/--no-merged", help="Put the union of all channels first."),
-    seed: Optional[int] = typer.Option(None, help="Seed: the same seed gives the same layering (default: a random one)."),
+    seed: Optional[int] = typer.Option(None, help="The same seed gives the same layering (default: a random one)."),
     method: str = typer.Option("coloring", help="Layering method: coloring or first-fit (or a plugin's)."),
 ) -> None:
     """Layer LABELS onto binary channels; write OUT (multi-channel TIFF) and OUT's .png preview."""
@@ -54,7 +55,9 @@ def layer_command(
     try:
         stack = layer(arr, channels=channels, gap=gap, merged=merged, seed=seed, method=method)
     except LayeringError as exc:
-        raise LayeringError(f"{labels}: {exc}") from None
+        named = LayeringError(f"{labels}: {exc}")
+        named.__dict__.update(exc.__dict__)  # keeps .unplaced / .disconnected
+        raise named from None
     plain = stack[1:] if merged else stack
     counts = masks_per_channel(plain)
     with atomic_path(out) as tmp_stack, atomic_path(picture) as tmp_picture:

@@ -55,10 +55,16 @@ def _starts(size: int, tile: int, step: int) -> list[int]:
 
 
 def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
-    """1-D blending weights: linear ramps over ``overlap`` pixels on the sides that have a neighbour."""
+    """1-D blending weights over a tile, on the sides that have a neighbour.
+
+    In an overlap of ``overlap`` px the outer quarter gets weight 0 (those pixels see the tile's
+    zero padding), the middle half ramps linearly and the inner quarter gets 1; the two tiles'
+    weights sum to 1 across the overlap.
+    """
     w = np.ones(length, dtype=np.float32)
     if overlap > 0:
-        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        pos = np.arange(overlap, dtype=np.float32) + 0.5
+        ramp = np.clip((pos - overlap / 4) / (overlap / 2), 0.0, 1.0)
         if rise:
             w[:overlap] = np.minimum(w[:overlap], ramp)
         if fall:
@@ -72,7 +78,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
 
     The input is padded with background to the generator's size multiple; tiles of ``tile`` px
-    overlap by ``overlap`` px and are blended with linear ramps. BatchNorm uses running statistics
+    overlap by ``overlap`` px and are blended with ramps that ignore each tile's outer margin. BatchNorm uses running statistics
     and dropout noise is positional (see :class:`nucgan.noise.PositionalDropout`), so the result does
     not depend on the tiling beyond small border effects.
     """

@@ -1,0 +1,107 @@
+"""Generation: any size, tiles without seams, layered input, noise samples, source intensities, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+import nucgan
+from nucgan.generate import generate, paint
+from nucgan.normalize import Normalization
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A small random U-Net saved as a generator file with a uint16 0..235 normalisation."""
+    torch.manual_seed(0)
+    g = nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3)
+    with torch.no_grad():  # non-trivial running statistics, as after training
+        for m in g.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("model") / "g.safetensors"
+    norm = Normalization(low=5.0, high=235.0, dtype="uint16")
+    nucgan.save_generator(path, g, name="unet", input={"channels": 4, "merged": True, "gap": 2,
+                                                         "layerer": "coloring", "normalization": norm.to_json()})
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels():
+    from tests.conftest import DATA
+
+    if not (DATA / "labels.tif").exists():
+        pytest.skip("real data not found")
+    return tifffile.imread(DATA / "labels.tif")
+
+
+def test_tiled_equals_whole_image_up_to_small_border_effects(model_file, labels):
+    model = nucgan.zoo.load(model_file)
+    layers = nucgan.layer(labels, channels=4, gap=2, merged=True, seed=1)
+    whole = paint(model.generator, layers, seed=5, tile=512, overlap=0)
+    tiled = paint(model.generator, layers, seed=5, tile=128, overlap=32)
+    diff = np.abs(whole - tiled)
+    borders = np.zeros(diff.shape, bool)
+    for start in range(96, 512, 96):  # tile starts with tile 128, overlap 32
+        borders[max(0, start - 2):start + 34] = True
+        borders[:, max(0, start - 2):start + 34] = True
+    assert diff[borders].max() < 0.01, diff[borders].max()
+    assert diff.mean() < 0.001
+    # ordinary per-tile dropout would make overlapping tiles disagree; positional noise does not
+    assert not np.allclose(whole, paint(model.generator, layers, seed=6, tile=512, overlap=0))
+
+
+def test_any_size_and_source_dtype(model_file, labels):
+    out = generate(model_file, labels[:100, :77], seed=0)
+    assert out.shape == (100, 77) and out.dtype == np.uint16
+    assert 5 <= out.min() and out.max() <= 235
+
+
+def test_same_seed_same_image_and_samples_differ(model_file, labels):
+    crop = labels[:64, :64]
+    a = generate(model_file, crop, seed=3, output="float")
+    b = generate(model_file, crop, seed=3, output="float")
+    np.testing.assert_array_equal(a, b)
+    many = generate(model_file, crop, seed=3, samples=3, output="float")
+    assert many.shape == (3, 64, 64)
+    np.testing.assert_array_equal(many[0], a)
+    assert not np.allclose(many[0], many[1])
+    still = generate(model_file, crop, seed=3, samples=2, noise=False, output="float")
+    np.testing.assert_array_equal(still[0], still[1])
+
+
+def test_layered_stack_input_matches_labels_input(model_file, labels):
+    crop = labels[:64, :64]
+    layers = nucgan.layer(crop, channels=4, gap=2, merged=False, seed=3)
+    from_labels = generate(model_file, crop, seed=3, output="float")
+    np.testing.assert_array_equal(generate(model_file, layers, seed=3, output="float"), from_labels)
+    with pytest.raises(nucgan.InputError, match="3 channels; this model takes 5"):
+        generate(model_file, layers[:3], seed=3)
+
+
+def test_cli_generate_writes_tiff_and_preview(model_file, labels, tmp_path):
+    out, crop = tmp_path / "gen.tif", tmp_path / "crop.tif"
+    tifffile.imwrite(crop, labels[:160, :96])
+    done = subprocess.run([sys.executable, "-m", "nucgan", "generate", "--model", str(model_file), "--labels",
+                           str(crop), "-o", str(out), "--tile", "64", "--overlap", "16"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    image = tifffile.imread(out)
+    assert image.shape == (160, 96) and image.dtype == np.uint16
+    assert out.with_suffix(".png").exists()
+
+
+def test_cli_generate_bad_labels_is_one_line_and_writes_nothing(model_file, tmp_path):
+    out = tmp_path / "gen.tif"
+    bad = tmp_path / "float.tif"
+    tifffile.imwrite(bad, np.random.default_rng(0).random((64, 64)).astype(np.float32))
+    done = subprocess.run([sys.executable, "-m", "nucgan", "generate", "--model", str(model_file), "--labels",
+                           str(bad), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "float.tif" in done.stderr and not out.exists()

@@ -77,7 +77,7 @@ class TrainConfig:
             (self.tile > 0 and self.stride > 0, f"tile and stride must be positive, got {self.tile}, {self.stride}"),
             (self.randomize >= 1, f"randomize must be >= 1, got {self.randomize}"),
             (self.views in {"none", "paper5", "d4"}, f"views must be none, paper5 or d4, got {self.views!r}"),
-            (self.channels >= 1 and self.gap >= 0, f"channels >= 1 and gap >= 0 needed, got {self.channels}, {self.gap}"),
+            (self.channels >= 1 and self.gap >= 1, f"channels >= 1 and gap >= 1 needed, got {self.channels}, {self.gap}"),
             (self.gan_loss in {"bce", "lsgan"}, f"gan loss must be bce or lsgan, got {self.gan_loss!r}"),
             (self.lambda_l1 >= 0, f"lambda-l1 must be >= 0, got {self.lambda_l1}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),

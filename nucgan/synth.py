@@ -112,8 +112,8 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     from nucgan.layout import place
 
     seed = plan.image_seed(index)
-    labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density, gap=plan.gap,
-                   overlap=plan.overlap, region=region, seed=seed)
+    labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
+                   gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed)
     image = generate(zm, labels, seed=seed)
     name = f"{plan.prefix}_{index:0{max(4, len(str(plan.count - 1)))}d}"
     image_path, label_path = paths(out, plan.fmt, name)

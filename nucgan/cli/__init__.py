@@ -13,6 +13,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main() -> None:
     """Console-script entry point."""
     from nucgan.cli.app import app
@@ -21,7 +25,7 @@ def main() -> None:
     try:
         app()
     except NucganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -29,6 +33,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - a bug; keep the terminal readable unless asked
         if os.environ.get("NUCGAN_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} (set NUCGAN_DEBUG=1 for the traceback)",
+        print(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+              "(set NUCGAN_DEBUG=1 for the traceback)",
               file=sys.stderr)
         sys.exit(1)

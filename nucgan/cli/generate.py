@@ -51,7 +51,7 @@ def generate_command(
         raise InputError(f"{output}: the output must be a .tif/.tiff file")
     source = read_stack(labels) if layered else read_labels(labels)
     zm = load_model(model)
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("generate", total=None)
 
         def tick(done: int, total: int) -> None:

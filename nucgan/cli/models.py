@@ -12,7 +12,7 @@ from rich.table import Table
 from nucgan.cli.output import out
 from nucgan.errors import InputError
 
-app = typer.Typer(help="Generators and discriminators: list them, inspect one, reproduce the paper's Table 1.",
+app = typer.Typer(rich_markup_mode=None, help="Generators and discriminators: list them, inspect one, reproduce the paper's Table 1.",
                   no_args_is_help=True)
 
 

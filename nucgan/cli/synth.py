@@ -40,6 +40,7 @@ def synth_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from nucgan.cli.train import parse_kv
+    from nucgan.generate import load_model
     from nucgan.synth import DEFAULT_MODEL, SynthPlan, synthesise
 
     if density is None and nuclei is None:
@@ -48,16 +49,17 @@ def synth_command(
                      overlap=overlap, region=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
                      shard=parse_shard(shard)).validate()
+    zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears
     columns = [TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn()]
     import time
 
     started = time.perf_counter()
-    with Progress(*columns, console=err) as progress:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("synth", total=len(plan.indices), rate="")
 
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - started):.2f} images/s")
 
-        manifest = synthesise(model or DEFAULT_MODEL, plan, output, progress=tick)
+        manifest = synthesise(zm, plan, output, progress=tick)
     err.print(f"{manifest['model']}: wrote {len(manifest['images'])} pairs ({fmt} layout) to {output}")

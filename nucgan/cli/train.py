@@ -153,7 +153,8 @@ def _train_with_progress(run: Any, quiet: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     c = run.config
-    if quiet or not run.world.main:
+    run.prepare()  # bad data or settings fail here, before a progress bar is drawn
+    if quiet or not run.world.main or not err.is_terminal:
         def log(step: int, losses: Any, rate: float) -> None:
             if run.world.main and (step % c.log_every == 0 or step == c.steps):
                 err.print(f"step {step}/{c.steps}  G gan {float(losses.g_gan):.3f}  L1 {float(losses.g_l1):.4f}  "

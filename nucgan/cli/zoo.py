@@ -12,9 +12,9 @@ from rich.table import Table
 
 from nucgan.cli.output import err, out
 
-app = typer.Typer(help="The model zoo: pull published generators by id, verify them, publish your own.",
+app = typer.Typer(rich_markup_mode=None, help="The model zoo: pull published generators by id, verify them, publish your own.",
                   no_args_is_help=True)
-cache_app = typer.Typer(help="The local cache of pulled models (NUCGAN_CACHE).", no_args_is_help=True)
+cache_app = typer.Typer(rich_markup_mode=None, help="The local cache of pulled models (NUCGAN_CACHE).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 ZOO_HELP = ("Extra zoo (folder or http(s) URL) searched after the shipped one; repeatable. "

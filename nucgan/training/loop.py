@@ -88,6 +88,12 @@ class Run:
             torch.set_num_threads(config.threads)
 
     # -- setup --------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Read the data and build models and optimisers (errors surface here, before any output)."""
+        if not getattr(self, "_prepared", False):
+            self._setup()
+            self._prepared = True
+
     def _setup(self) -> None:
         c = self.config
         self.dataset = build_dataset(c)
@@ -177,7 +183,7 @@ class Run:
     def run(self) -> Path:
         """Train until ``config.steps``; returns the run directory."""
         c = self.config
-        self._setup()
+        self.prepare()
         if self.world.main:
             self.out.mkdir(parents=True, exist_ok=True)
             self._write_json("config.json", c.to_json())

@@ -38,6 +38,11 @@ _LAZY = {
     # model files and zoo -- issue 8
     "save_generator": "nucgan.modelfile", "load_generator": "nucgan.modelfile", "ModelInfo": "nucgan.modelfile",
     "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
+    # samplers and layouts -- issue 6
+    "read_label_image": "nucgan.shapes", "instance_shapes": "nucgan.shapes", "crop_to_content": "nucgan.shapes",
+    "largest_component": "nucgan.shapes", "shape_stats": "nucgan.shapes", "distribution_distance": "nucgan.shapes",
+    "nearest_real_iou": "nucgan.shapes", "sampler_report": "nucgan.shapes", "transform_shape": "nucgan.shapes",
+    "place": "nucgan.layout", "read_region": "nucgan.layout", "atomic_path": "nucgan.atomic",
 }
 _SUBMODULES = {"plugins", "zoo"}
 
@@ -80,3 +85,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
                               SamplerSpec)
     from nucgan.zoo.errors import ZooError  # noqa: F401
     from nucgan.zoo.loading import ZooModel, resolve_model  # noqa: F401
+    # samplers and layouts -- issue 6
+    from nucgan.atomic import atomic_path  # noqa: F401
+    from nucgan.layout import place, read_region  # noqa: F401
+    from nucgan.shapes import (crop_to_content, distribution_distance, instance_shapes,  # noqa: F401
+                               largest_component, nearest_real_iou, read_label_image, sampler_report,
+                               shape_stats, transform_shape)

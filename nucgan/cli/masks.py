@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ def train_masks_command(
     size: int = typer.Option(48, help="Mask canvas in pixels (a multiple of 8, above the largest nucleus)."),
     sampler: str = typer.Option("gan", help="Learned sampler to train (one that provides a train method)."),
     threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
 ) -> None:
     """Train a mask GAN on real nucleus shapes: `nucgan train-masks labels.tif --region train -o m.safetensors`."""
     from nucgan.registry import resolve
@@ -40,18 +41,27 @@ def train_masks_command(
                               "command": shlex.join(["nucgan", *sys.argv[1:]])}
     if quiet:
         summary = train(str(labels), str(out), **kwargs)
+    elif not err.is_terminal:  # a log file or pipe: plain lines, no bar
+        def log(step: int, loss_d: float, loss_g: float) -> None:
+            if step % 500 == 0 or step == steps:
+                err.print(f"step {step}/{steps}  D {loss_d:.3f}  G {loss_g:.3f}")
+
+        summary = train(str(labels), str(out), on_step=log, **kwargs)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
             TimeRemainingColumn
 
         columns = [TextColumn("[bold]train-masks"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-        with Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("train-masks", total=steps, info="preparing shapes")
+        with contextlib.ExitStack() as stack:
+            bar: list[Any] = []  # started at the first step, so bad input ends as one error line, no bar
 
             def update(step: int, loss_d: float, loss_g: float) -> None:
+                if not bar:
+                    progress = stack.enter_context(Progress(*columns, console=err, transient=False))
+                    bar.extend([progress, progress.add_task("train-masks", total=steps, info="")])
                 if step % 10 == 0 or step == steps:
-                    progress.update(task, completed=step, info=f"D {loss_d:.3f} G {loss_g:.3f}")
+                    bar[0].update(bar[1], completed=step, info=f"D {loss_d:.3f} G {loss_g:.3f}")
 
             summary = train(str(labels), str(out), on_step=update, **kwargs)
     err.print(f"mask model written to {out} ({summary.get('shapes', '?')} real shapes, "

@@ -46,4 +46,8 @@ DATASETS: list[DatasetSpec] = [
 SAMPLERS: list[SamplerSpec] = [
     SamplerSpec("ellipse", f"{_P}.samplers.ellipse:EllipseSampler",
                 "Parametric ellipses with jittered axes, orientation and a smooth boundary wobble."),
+    SamplerSpec("bank", f"{_P}.samplers.bank:BankSampler",
+                "Real nucleus shapes from a label image, randomly rotated, mirrored and optionally rescaled."),
+    SamplerSpec("gan", f"{_P}.samplers.gan:GanSampler",
+                "Novel shapes from a small mask GAN (paper); ships one trained on the DSB 2018 train half."),
 ]

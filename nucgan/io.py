@@ -6,10 +6,12 @@ message starts with the file name and fits on one line.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -25,6 +27,17 @@ def _shape(shape: tuple[int, ...]) -> str:
     return " x ".join(map(str, shape))
 
 
+@contextlib.contextmanager
+def _quiet_tifffile() -> Iterator[None]:
+    """Keep tifffile's log records (odd tags, bad offsets) off the terminal; real failures still raise."""
+    logger = logging.getLogger("tifffile")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
 def _load(path: Path) -> np.ndarray:
     """The pixel array of one file, or InputError naming the file and what went wrong."""
     if not path.exists():
@@ -34,20 +47,24 @@ def _load(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
+    kind = "TIFF" if suffix in TIFF_SUFFIXES else suffix[1:].upper()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_tifffile():
             warnings.simplefilter("ignore")
             if suffix in TIFF_SUFFIXES:
                 import tifffile
 
-                return np.asarray(tifffile.imread(path))
-            from skimage.io import imread
+                arr = np.asarray(tifffile.imread(path))
+            else:
+                from skimage.io import imread
 
-            return np.asarray(imread(path))
+                arr = np.asarray(imread(path))
     except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unreadable
-        kind = "TIFF" if suffix in TIFF_SUFFIXES else suffix[1:].upper()
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"{path}: cannot read as {kind}: {reason}") from None
+    if arr.size == 0:  # tifffile answers a file without a readable page with an empty array
+        raise InputError(f"{path}: not a valid {kind} image: the file holds no image data")
+    return arr
 
 
 def _squeeze(arr: np.ndarray, path: Path) -> np.ndarray:

@@ -20,9 +20,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
-from nucgan.errors import InputError, NucganError, UnknownNameError
+from nucgan.errors import InputError, UnknownNameError
 from nucgan.zoo.fsutil import atomic_target, sha256_file
 
 if TYPE_CHECKING:
@@ -95,37 +95,67 @@ def load_generator(path: str | os.PathLike[str], device: str = "cpu") -> tuple["
     """Rebuild a generator from a file written by :func:`save_generator`, strictly, in eval mode.
 
     Refuses anything that is not a complete nucgan safetensors file (pickles included) with an
-    InputError naming the file; fp16 weights come back as float32.
+    InputError naming the file; fp16 weights come back as float32. The stored config is first built
+    on the meta device and compared with the tensor shapes in the file's header, so a hostile config
+    costs no memory: real memory is allocated only for an architecture the file's weights fit.
     """
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from nucgan.registry import create_generator
-
     info = read_info(path, with_sha256=True)
     path = Path(path)
+    shapes = _shapes(_read_header(path), path)
+    with torch.device("meta"):
+        skeleton = _build(info, path)
+    check_weights(skeleton.state_dict(), shapes, f"{path}: weights do not fit generator {info.name!r}")
+    del skeleton
+    generator = _build(info, path)
     try:
         tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable safetensors file ({exc})") from None
-    try:
-        generator = create_generator(info.name, **info.config)
-    except UnknownNameError as exc:
-        raise InputError(f"{path}: was saved from generator {info.name!r}, which no installed plugin provides "
-                         f"({exc})") from None
-    except NucganError as exc:
-        raise InputError(f"{path}: cannot rebuild generator {info.name!r} from its stored config: {exc}") from None
-    check_weights(generator.state_dict(), tensors, f"{path}: weights do not fit generator {info.name!r}")
-    generator.load_state_dict(tensors, strict=True)  # copies cast float16 back to the model's dtype
+        generator.load_state_dict(tensors, strict=True)  # copies cast float16 back to the model's dtype
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: unreadable safetensors file ({' '.join(str(exc).split())})") from None
     return generator.to(device).eval(), info
 
 
-def check_weights(expected: dict[str, "torch.Tensor"], found: dict[str, "torch.Tensor"], what: str) -> None:
-    """Raise InputError unless ``found`` has exactly the keys and shapes of ``expected``."""
+def _build(info: ModelInfo, path: Path) -> "Generator":
+    """``create_generator(info.name, **info.config)``; any failure is an InputError naming the file."""
+    from nucgan.registry import create_generator
+
+    try:
+        return create_generator(info.name, **info.config)
+    except UnknownNameError as exc:
+        raise InputError(f"{path}: was saved from generator {info.name!r}, which no installed plugin provides "
+                         f"({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile config may fail anywhere in a plugin's constructor
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")  # torch appends a C++ trace
+        reason = " ".join(first.split())[:300] or type(exc).__name__
+        raise InputError(f"{path}: cannot rebuild generator {info.name!r} from its stored config: "
+                         f"{reason}") from None
+
+
+def _shapes(header: dict[str, Any], path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape as the safetensors header states it (no tensor data is read)."""
+    shapes = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                  for n in shape):
+            raise InputError(f"{path}: not a safetensors file (tensor {key!r} has no valid shape)")
+        shapes[key] = tuple(shape)
+    return shapes
+
+
+def check_weights(expected: Mapping[str, "torch.Tensor | tuple[int, ...]"],
+                  found: Mapping[str, "torch.Tensor | tuple[int, ...]"], what: str) -> None:
+    """Raise InputError unless ``found`` has exactly the keys and shapes of ``expected`` (tensors or shapes)."""
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
-    shapes = [f"{k} {tuple(found[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in found and tuple(found[k].shape) != tuple(v.shape)]
+    shapes = [f"{k} {_dims(found[k])} vs {_dims(v)}" for k, v in expected.items()
+              if k in found and _dims(found[k]) != _dims(v)]
     problems = []
     for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", shapes)):
         if items:
@@ -133,6 +163,11 @@ def check_weights(expected: dict[str, "torch.Tensor"], found: dict[str, "torch.T
             problems.append(f"{len(items)} {label}: {', '.join(items[:_SHOWN])}{more}")
     if problems:
         raise InputError(f"{what}: {'; '.join(problems)}")
+
+
+def _dims(value: "torch.Tensor | tuple[int, ...]") -> tuple[int, ...]:
+    """A tensor's shape, or a shape as is, as a tuple."""
+    return tuple(value.shape) if hasattr(value, "shape") else tuple(value)
 
 
 def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelInfo:
@@ -160,6 +195,11 @@ def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelI
 
 
 def _read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file (``__metadata__`` of its checked header)."""
+    return _read_header(path).get("__metadata__") or {}
+
+
+def _read_header(path: Path) -> dict[str, Any]:
     """Parse and sanity-check a safetensors header ourselves, so every failure gets a clear message."""
     try:
         size = path.stat().st_size
@@ -181,7 +221,7 @@ def _read_metadata(path: Path) -> dict[str, str]:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply, an integer too long
         raise InputError(f"{path}: not a safetensors file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise InputError(f"{path}: not a safetensors file (its header is not a JSON object)")
@@ -191,14 +231,13 @@ def _read_metadata(path: Path) -> dict[str, str]:
             continue
         try:
             end = max(end, int(entry["data_offsets"][1]))
-        except (TypeError, KeyError, IndexError, ValueError):
+        except (TypeError, KeyError, IndexError, ValueError, OverflowError):  # OverflowError: Infinity
             raise InputError(f"{path}: not a safetensors file (tensor {key!r} has no valid data offsets)") from None
     if 8 + length + end > size:
         raise InputError(f"{path}: truncated: {size} bytes on disk, its header describes {8 + length + end}")
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
+    if not isinstance(header.get("__metadata__") or {}, dict):
         raise InputError(f"{path}: not a safetensors file (metadata is not an object)")
-    return metadata
+    return header
 
 
 def _refuse_other_formats(path: Path, head: bytes) -> None:
@@ -222,7 +261,7 @@ def _dumps(value: Any, path: Path, what: str) -> str:
 def _loads(metadata: dict[str, str], key: str, path: Path) -> dict[str, Any]:
     try:
         value = json.loads(metadata[key])
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError, RecursionError):  # ValueError: bad JSON or an integer beyond the digit limit
         raise InputError(f"{path}: metadata {key} is not valid JSON") from None
     if not isinstance(value, dict):
         raise InputError(f"{path}: metadata {key} must be a JSON object, got {type(value).__name__}")

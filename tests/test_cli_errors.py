@@ -101,9 +101,6 @@ _PROGRESS = pytest.mark.xfail(strict=True, reason=(
     "the rich progress bar starts before the inputs are checked, and prints its line (train, synth) or an "
     "empty line (generate) on stderr before the error: nucgan/cli/train.py _train_with_progress, "
     "nucgan/cli/synth.py, nucgan/cli/generate.py"))
-_VERSION_IGNORED = pytest.mark.xfail(strict=True, reason=(
-    "nucgan/zoo/index.py lookup ignores the requested version for placeholders: `zoo show "
-    "zebrafish-3x-k7@9` shows version 0 and exits 0"))
 
 ERRORS = [
     # layer
@@ -167,7 +164,8 @@ ERRORS = [
     (["zoo", "pull", "zebrafish-3x-k7"], "no trained weights"),
     (["zoo", "show", "zebrafish-3x-k8"], "did you mean 'zebrafish-3x-k7'"),
     (["zoo", "show", "Zebrafish-3x-k7"], "invalid id 'Zebrafish-3x-k7'"),
-    pytest.param(["zoo", "show", "zebrafish-3x-k7@9"], "no version 9", marks=_VERSION_IGNORED, id="zoo-show-version"),
+    (["zoo", "show", "zebrafish-3x-k7@9"], "zebrafish-3x-k7 has no version 9; available: 0"),
+    (["zoo", "pull", "zebrafish-3x-k7@9"], "zebrafish-3x-k7 has no version 9; available: 0"),
 ]
 
 
@@ -219,13 +217,9 @@ def test_errors_from_a_real_process(work: Path) -> None:
     assert _files(work) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a manifest string holding a lone surrogate (JSON '\\ud800') passes nucgan/zoo/schema.py string() and "
-    "nucgan/zoo/manifest.py parse_json, then `zoo show` / `zoo list` crash printing it: internal error "
-    "UnicodeEncodeError, exit 1"))
 def test_zoo_entry_with_unencodable_text(work: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """An extra zoo whose entry text cannot be encoded: refused with one error line, or shown; never a crash."""
+    """An extra zoo whose entry text cannot be encoded: refused at validation with one error line, never a crash."""
     import hashlib
     import json
     import shutil
@@ -243,6 +237,6 @@ def test_zoo_entry_with_unencodable_text(work: Path, monkeypatch: pytest.MonkeyP
          "manifest_sha256": hashlib.sha256(raw).hexdigest(), "description": "nuclei"}]}
     (work / "myzoo" / "index.json").write_text(json.dumps(index), "utf-8")
     code, out, err = run(work, monkeypatch, capsys, ["zoo", "show", "odd-1", "--zoo", "myzoo"])
-    assert "internal error" not in err and code in (0, 2), (code, err)
-    if code == 2:
-        check_error((code, out, err), "odd-1")
+    assert "internal error" not in err, err
+    check_error((code, out, err), "odd-1")
+    assert "description: not valid Unicode text" in err

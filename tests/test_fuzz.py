@@ -4,7 +4,7 @@ Every case starts from a valid file, then truncates it and flips bytes (or feeds
 the right magic number). Allowed outcomes: success (honouring the reader's contract) or a NucganError
 whose message is one line; anything else, or a hang, fails. One failing input per reader also goes
 through the CLI in a subprocess: exit 2, one ``error:`` line on stderr, no traceback, no output.
-Examples are derandomized, so a run is reproducible. Known crashes are strict xfails at the bottom.
+Examples are derandomized, so a run is reproducible. Crashes the sweep found are regression tests at the bottom.
 """
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def test_corrupt_generator_files(tmp_path: Path, generator_file: Path) -> None:
     assert_clean_cli_error(result, tmp_path / "out.tif", tmp_path / "out.png")
 
 
-# --- known crashes (strict xfails: they flip to failures once fixed, so remove the mark then) ------------
+# --- crashes found by this sweep, fixed (regression tests) --------------------------------------------
 
 
 def _tiff_with_bad_resolution_unit(cut: int | None) -> bytes:
@@ -353,9 +353,6 @@ def _tiff_with_bad_resolution_unit(cut: int | None) -> bytes:
     return bytes(data[:cut])
 
 
-@pytest.mark.xfail(strict=True, reason="nucgan/io.py (_load) silences warnings but not tifffile's logging: "
-                                       "'<tifffile.TiffTag 296 @154> raised ValueError(...)' lines reach stderr "
-                                       "before the one error line")
 def test_tifffile_log_stays_off_stderr(tmp_path: Path) -> None:
     """A TIFF with an odd tag and cut-off pixels: still exactly one stderr line from ``nucgan layer``."""
     bad = tmp_path / "odd.tif"
@@ -363,9 +360,6 @@ def test_tifffile_log_stays_off_stderr(tmp_path: Path) -> None:
     assert_clean_cli_error(cli("layer", bad.name, "-o", "out.tif", cwd=tmp_path), tmp_path / "out.tif")
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, RuntimeError, AssertionError), reason=(
-    "nucgan/modelfile.py load_generator builds the model from the file's stored config before checking it: "
-    "an absurd size ends in torch's TypeError ('Overflow when unpacking long long') instead of an InputError"))
 @pytest.mark.parametrize("key", ["filters", "in_channels"])
 def test_generator_file_with_absurd_sizes(tmp_path: Path, generator_file: Path, key: str) -> None:
     """A generator file whose config claims 10**30 filters/channels is refused with an InputError."""
@@ -383,9 +377,6 @@ def test_generator_file_with_absurd_sizes(tmp_path: Path, generator_file: Path, 
         load_generator(bad)
 
 
-@pytest.mark.xfail(strict=True, raises=(RecursionError, ValueError), reason=(
-    "nucgan/zoo/manifest.py parse_json catches only UnicodeDecodeError and JSONDecodeError: deep nesting "
-    "raises RecursionError and integers over 4300 digits raise ValueError"))
 @pytest.mark.parametrize("data", [b"[" * 100_000, b'{"steps": ' + b"9" * 5000 + b"}"], ids=["nested", "digits"])
 def test_manifest_json_extremes(data: bytes) -> None:
     """Pathological JSON ends in a ZooError naming the file."""
@@ -395,8 +386,6 @@ def test_manifest_json_extremes(data: bytes) -> None:
         parse_json(data, "m.json")
 
 
-@pytest.mark.xfail(strict=True, reason="nucgan/zoo/schema.py Obj.__call__ writes an unknown key verbatim into "
-                                       "'KEY: unknown field', so a key holding a newline splits the error in two lines")
 def test_manifest_unknown_key_with_newline_is_one_line() -> None:
     """A manifest key with a newline in it is reported on one line (the CLI prints exactly one)."""
     from nucgan.zoo.manifest import parse_json, validate_manifest

@@ -95,6 +95,30 @@ def test_unreadable_files_are_named(tmp_path: Path, name: str, data: bytes | Non
     assert words in one_line_naming(info, path)
 
 
+@pytest.mark.parametrize("data", [b"II*\x00" + bytes(40), b"MM\x00*" + b"\xff" * 30], ids=["zero-offset", "bad-offset"])
+def test_tiff_magic_without_image_data_says_so(tmp_path: Path, data: bytes) -> None:
+    """A TIFF header in front of garbage is 'no image data', not a puzzling '1-D array (0)'."""
+    path = tmp_path / "garbage.tif"
+    path.write_bytes(data)
+    for read in (read_image, read_labels):
+        with pytest.raises(InputError) as info:
+            read(path)
+        message = one_line_naming(info, path)
+        assert "not a valid TIFF image" in message and "no image data" in message and "1-D" not in message
+
+
+def test_tifffile_log_records_stay_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """tifffile's complaints about odd tags or offsets are not logged while nucgan reads (the error says it)."""
+    import logging
+
+    path = tmp_path / "garbage.tif"
+    path.write_bytes(b"MM\x00*" + b"\xff" * 30)  # tifffile logs 'invalid offset to first page'
+    with caplog.at_level(logging.DEBUG, logger="tifffile"), pytest.raises(InputError):
+        read_labels(path)
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")]
+    assert not logging.getLogger("tifffile").disabled  # restored afterwards
+
+
 def test_bad_images_are_named(tmp_path: Path) -> None:
     colour = np.zeros((8, 8, 3), np.uint8)
     colour[..., 0] = 200

@@ -195,3 +195,92 @@ def test_resolve_model_accepts_file_run_folder_entry_folder(tmp_path: Path, zoo_
         resolve_model("Not An Id")
     with pytest.raises(InputError, match="not a training run"):
         resolve_model(tmp_path)
+
+
+def _with_config(tmp_path: Path, **config: object) -> Path:
+    """A tiny-test generator file whose stored config is overridden by ``config`` (the tensors unchanged)."""
+    gen = _gen()
+    path = tmp_path / "hostile.safetensors"
+    stored = json.dumps({**gen.config(), **config})
+    meta = {"nucgan.format": FORMAT, "nucgan.name": "tiny-test", "nucgan.config": stored,
+            "nucgan.input": json.dumps(INPUT)}
+    save_file(gen.state_dict(), str(path), metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"filters": 10 ** 30}, "cannot rebuild generator 'tiny-test' from its stored config: "),
+    ({"filters": 10 ** 9}, "shape mismatch (file vs model): net.0.weight (8, 5, 3, 3) vs (1000000000, 5, 3, 3)"),
+    ({"in_channels": 10 ** 8, "filters": 10 ** 8}, "shape mismatch"),
+    ({"depth": "x"}, "cannot rebuild generator 'tiny-test' from its stored config: "),
+])
+def test_hostile_config_is_checked_on_the_meta_device(tmp_path: Path, tiny_plugin,  # noqa: F811
+                                                      config: dict[str, object], words: str) -> None:
+    """An absurd stored config costs no memory: built on the meta device, refused before any real allocation."""
+    path = _with_config(tmp_path, **config)
+    with pytest.raises(InputError) as info:
+        load_generator(path)  # 10**9 filters would be 180 GB of real float32 weights
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and words in message and "\n" not in message
+    assert "frame #" not in message and len(message) < 1000  # torch's C++ trace is cut off
+
+
+def test_architecture_is_built_for_real_only_once_the_shapes_fit(tmp_path: Path, tiny_plugin,  # noqa: F811
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first build happens on the meta device; a real one only after the header's shapes matched."""
+    import nucgan.registry
+
+    devices: list[str] = []
+    create = nucgan.registry.create_generator
+
+    def spy(name: str, **kwargs: object) -> object:
+        devices.append(str(torch.empty(0).device))
+        return create(name, **kwargs)
+
+    monkeypatch.setattr(nucgan.registry, "create_generator", spy)
+    good = tmp_path / "g.safetensors"
+    save_generator(good, _gen(), name="tiny-test", input=INPUT)
+    generator, _ = load_generator(good)
+    assert devices == ["meta", "cpu"] and next(generator.parameters()).device.type == "cpu"
+    devices.clear()
+    with pytest.raises(InputError, match="shape mismatch"):
+        load_generator(_with_config(tmp_path, filters=4))
+    assert devices == ["meta"]
+
+
+@pytest.mark.parametrize("header, words", [
+    (b"[" * 100_000, "header is not JSON"),
+    (b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, ' + b"9" * 5000 + b"]}}", "header is not JSON"),
+    (b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, Infinity]}}', "no valid data offsets"),
+], ids=["nested", "digits", "infinity"])
+def test_pathological_headers_are_input_errors(tmp_path: Path, header: bytes, words: str) -> None:
+    """Deep nesting, huge integers or Infinity in the safetensors header: one clear line naming the file."""
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    with pytest.raises(InputError, match=words) as info:
+        load_generator(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_header_shape_that_is_not_a_shape_is_refused(tmp_path: Path, tiny_plugin) -> None:  # noqa: F811
+    """A header entry whose shape is not a list of sizes is refused before any tensor is read."""
+    path = tmp_path / "g.safetensors"
+    save_generator(path, _gen(), name="tiny-test", input=INPUT)
+    data = path.read_bytes()
+    end = 8 + int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:end])
+    header["net.0.weight"]["shape"] = "big"
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[end:])
+    with pytest.raises(InputError, match=r"tensor 'net\.0\.weight' has no valid shape"):
+        load_generator(path)
+
+
+@pytest.mark.parametrize("config", ["[" * 100_000, '{"filters": ' + "9" * 5000 + "}"], ids=["nested", "digits"])
+def test_pathological_stored_config_is_an_input_error(tmp_path: Path, tiny_plugin, config: str) -> None:  # noqa: F811
+    """A stored config JSON nested too deeply or holding a huge integer is 'not valid JSON', not a crash."""
+    path = tmp_path / "g.safetensors"
+    save_file(_gen().state_dict(), str(path), metadata={"nucgan.format": FORMAT, "nucgan.name": "tiny-test",
+                                                        "nucgan.config": config, "nucgan.input": json.dumps(INPUT)})
+    with pytest.raises(InputError, match="metadata nucgan.config is not valid JSON"):
+        read_info(path)

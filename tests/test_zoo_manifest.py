@@ -145,3 +145,72 @@ def test_versions_sort_numerically() -> None:
         check_id("x" * 101)
     assert json.dumps(check_id("dsb2018-3x-k7"))
     assert re.match(ID_RE, "a.b_c-1")
+
+
+@pytest.mark.parametrize("data", [b"[" * 100_000, b'{"steps": ' + b"9" * 5000 + b"}"], ids=["nested", "digits"])
+def test_pathological_json_is_a_zoo_error(data: bytes) -> None:
+    """Deep nesting (RecursionError) and integers beyond Python's digit limit end in one ZooError line."""
+    from nucgan.zoo.manifest import parse_json
+
+    with pytest.raises(ZooError, match=r"^m\.json: not valid JSON") as info:
+        parse_json(data, "m.json")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["bad\nkey", "tab\there", "\u2028", "\ud800", "x" * 500])
+def test_unknown_keys_are_escaped_onto_one_line(key: str) -> None:
+    """An unknown key is shown escaped (repr) and cut short, so the message stays one printable line."""
+    text = str(pytest.raises(ZooError, validate_manifest, {**copy.deepcopy(MODEL), key: 1}, "m.json").value)
+    assert "unknown field" in text and text.isprintable() and len(text) < 1000
+    text.encode("utf-8")
+
+
+@pytest.mark.parametrize("path, value, words", [
+    ("description", "nuclei \ud800", "description: not valid Unicode text"),
+    ("authors", ["me", "\udfff"], r"authors[1]: not valid Unicode text"),
+    ("generator.config", {"k": ["ok", "\ud800"]}, "generator.config.k[1]: not valid Unicode text"),
+    ("generator.config", {"\ud800": 1}, r"generator.config.'\ud800': key is not valid Unicode text"),
+    ("input.extra_note", "\ud800", "input.extra_note: not valid Unicode text"),  # open object, unchecked key
+    ("training.data", {"a": {"b": "\ud800"}}, "training.data.a.b: not valid Unicode text"),
+])
+def test_strings_that_cannot_be_written_as_utf8_are_refused(path: str, value: object, words: str) -> None:
+    """A lone surrogate (JSON '\\ud800') anywhere in a manifest is refused at validation, naming the field."""
+    text = str(pytest.raises(ZooError, validate_manifest, _broken(path, value), "m.json").value)
+    assert text.startswith("m.json: invalid manifest: ") and words in text
+    assert text.isprintable()
+    text.encode("utf-8")
+
+
+def test_index_with_unencodable_description_is_refused() -> None:
+    """The index's descriptions are printed by `zoo list`: a lone surrogate there is refused too."""
+    from nucgan.zoo.manifest import parse_json
+
+    raw = json.dumps({"format": INDEX_FORMAT, "entries": [
+        {"id": "m", "version": "1", "kind": "model", "path": "m/1", "manifest_sha256": SHA,
+         "description": "x \ud800"}]}).encode("ascii")
+    with pytest.raises(ZooError, match=r"index.json: invalid index: entries\[0\]\.description: not valid Unicode"):
+        validate_index(parse_json(raw, "index.json"), "index.json")
+
+
+def test_values_too_large_to_print_are_still_reported() -> None:
+    """A value whose repr fails (an int beyond the digit limit) is described, not a crash."""
+    text = str(pytest.raises(ZooError, validate_manifest, {**MODEL, "format": 10 ** 5000}, "m").value)
+    assert "format must be" in text and "too large to show" in text
+    text = str(pytest.raises(ZooError, validate_manifest, _broken("weights.size", -10 ** 5000), "m").value)
+    assert "weights.size: must be >= 0" in text and "too large to show" in text
+    with pytest.raises(ZooError, match="invalid id <int too large to show>|expected a non-empty id"):
+        check_id(10 ** 5000)
+
+
+def test_a_placeholder_is_not_served_for_another_version() -> None:
+    """`id@N` never answers with a placeholder of another version: unknown version, listing the known ones."""
+    from nucgan.zoo.index import lookup, shipped_zoo, unknown_error
+
+    holder = json.loads((shipped_zoo() / "index.json").read_text("utf-8"))["entries"][0]
+    assert holder["kind"] == "placeholder"
+    result = lookup(parse_ref(f"{holder['id']}@9"), [str(shipped_zoo())])
+    assert result.found is None and result.placeholder is None
+    assert f"{holder['id']} has no version 9; available: {holder['version']}" in str(unknown_error(result))
+    result = lookup(parse_ref(f"{holder['id']}@{holder['version']}"), [str(shipped_zoo())])
+    assert result.placeholder is not None and result.placeholder.entry["version"] == holder["version"]
+    assert lookup(parse_ref(holder["id"]), [str(shipped_zoo())]).placeholder is not None

@@ -174,7 +174,7 @@ class Cache:
             data = json.loads(record.read_text("utf-8"))
             manifest = validate_manifest(data["manifest"], str(record))
             return CachedEntry(manifest, str(data["source"]), str(data.get("pulled", "")), record)
-        except (OSError, ValueError, KeyError, TypeError, ZooError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, ZooError):
             return None
 
     def find(self, ref: Ref) -> CachedEntry | None:

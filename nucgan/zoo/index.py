@@ -133,17 +133,18 @@ def lookup(ref: Ref, locations: Sequence[str], *, skip_remote: bool = False) -> 
             continue
         result.known.update(e["id"] for e in entries)
         same = [e for e in entries if e["id"] == ref.id]
+        result.versions.extend(e["version"] for e in same)
+        if ref.version is not None:  # a version asked for is never answered with another, placeholders included
+            same = [e for e in same if e["version"] == ref.version]
         models = [e for e in same if e["kind"] == "model"]
-        result.versions.extend(e["version"] for e in models)
-        if ref.version is not None:
-            models = [e for e in models if e["version"] == ref.version]
         if models:
             best = max(models, key=lambda e: version_key(e["version"]))
             result.found = Found(zoo, best, zoo.manifest(best))
             return result
         holders = [e for e in same if e["kind"] == "placeholder"]
         if holders and result.placeholder is None:
-            result.placeholder = Found(zoo, holders[0], zoo.manifest(holders[0]))
+            best = max(holders, key=lambda e: version_key(e["version"]))
+            result.placeholder = Found(zoo, best, zoo.manifest(best))
     return result
 
 

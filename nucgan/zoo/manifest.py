@@ -106,11 +106,13 @@ INDEX = s.Obj({"format": s.const(INDEX_FORMAT), "entries": s.list_of(INDEX_ENTRY
 
 
 def parse_json(data: bytes, where: str) -> Any:
-    """Decode UTF-8 JSON bytes, naming ``where`` on failure."""
+    """Decode UTF-8 JSON bytes, naming ``where`` on any failure (deep nesting and huge integers included)."""
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ZooError(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ZooError(f"{where}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer beyond Python's digit limit
+        raise ZooError(f"{where}: not valid JSON ({' '.join(str(exc).split())})") from None
 
 
 def dumps(document: Any) -> bytes:
@@ -123,16 +125,16 @@ def validate_manifest(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ZooError(f"{where}: invalid manifest: expected a JSON object")
     if data.get("format") != MANIFEST_FORMAT:
-        raise ZooError(f"{where}: invalid manifest: format must be {MANIFEST_FORMAT!r}, got {data.get('format')!r}"
-                       " (a newer nucgan may be needed)")
+        raise ZooError(f"{where}: invalid manifest: format must be {MANIFEST_FORMAT!r}, "
+                       f"got {s.show(data.get('format'))} (a newer nucgan may be needed)")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise ZooError(f"{where}: invalid manifest: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    errors = (MODEL if kind == "model" else PLACEHOLDER)(data, "")
+        raise ZooError(f"{where}: invalid manifest: kind must be one of {', '.join(KINDS)}, got {s.show(kind)}")
+    errors = s.text_errors(data) + (MODEL if kind == "model" else PLACEHOLDER)(data, "")
     if kind == "model" and isinstance(data.get("weights"), dict):
         file = data["weights"].get("file")
         if isinstance(file, str) and not file.endswith(".safetensors"):
-            errors.append(f"weights.file: must be a .safetensors file, got {file!r}")
+            errors.append(f"weights.file: must be a .safetensors file, got {s.show(file)}")
     if errors:
         raise ZooError(f"{where}: invalid manifest: {s.summarize(errors)}")
     return data
@@ -141,9 +143,9 @@ def validate_manifest(data: Any, where: str) -> dict[str, Any]:
 def validate_index(data: Any, where: str) -> dict[str, Any]:
     """Return ``data`` if it is a valid index (no duplicate id@version), else raise ZooError."""
     if isinstance(data, dict) and data.get("format") not in (None, INDEX_FORMAT):
-        raise ZooError(f"{where}: invalid index: format must be {INDEX_FORMAT!r}, got {data.get('format')!r}"
-                       " (a newer nucgan may be needed)")
-    errors = INDEX(data, "")
+        raise ZooError(f"{where}: invalid index: format must be {INDEX_FORMAT!r}, "
+                       f"got {s.show(data.get('format'))} (a newer nucgan may be needed)")
+    errors = s.text_errors(data) + INDEX(data, "")
     if not errors:
         seen: set[tuple[str, str]] = set()
         for i, entry in enumerate(data["entries"]):

@@ -6,6 +6,7 @@ import re
 from typing import NamedTuple
 
 from nucgan.zoo.errors import ZooError
+from nucgan.zoo.schema import show
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -26,10 +27,10 @@ class Ref(NamedTuple):
 def check_id(value: object, where: str = "model id") -> str:
     """Return ``value`` if it is a safe zoo id (no path tricks), else raise ZooError saying why."""
     if not isinstance(value, str) or not value:
-        raise ZooError(f"{where}: expected a non-empty id, got {value!r}")
+        raise ZooError(f"{where}: expected a non-empty id, got {show(value, 120)}")
     if len(value) > MAX_ID or not ID_RE.match(value) or ".." in value:
         raise ZooError(
-            f"{where}: invalid id {value!r}: ids are lower-case letters, digits, '.', '_' and '-', "
+            f"{where}: invalid id {show(value, 120)}: ids are lower-case letters, digits, '.', '_' and '-', "
             f"start with a letter or digit, contain no '..' and no '/' (at most {MAX_ID} characters)"
         )
     return value
@@ -38,7 +39,7 @@ def check_id(value: object, where: str = "model id") -> str:
 def check_version(value: object, where: str = "version") -> str:
     """Return ``value`` if it is a dotted number such as ``1`` or ``2.1.0``, else raise ZooError."""
     if not isinstance(value, str) or len(value) > 40 or not VERSION_RE.match(value):
-        raise ZooError(f"{where}: invalid version {value!r}: use dotted numbers such as '1' or '1.2.0'")
+        raise ZooError(f"{where}: invalid version {show(value, 120)}: use dotted numbers such as '1' or '1.2.0'")
     return value
 
 
@@ -62,11 +63,11 @@ def parse_ref(text: str) -> Ref:
 def check_relpath(value: object, where: str) -> str:
     """Return ``value`` if it is a plain relative path inside a zoo ('a/b.json'), else raise ZooError."""
     if not isinstance(value, str) or not value or len(value) > 300:
-        raise ZooError(f"{where}: expected a relative path, got {value!r}")
+        raise ZooError(f"{where}: expected a relative path, got {show(value, 120)}")
     parts = value.split("/")
     if any(not _SEGMENT_RE.match(p) or p in {".", ".."} or ".." in p for p in parts):
         raise ZooError(
-            f"{where}: unsafe path {value!r}: only relative paths of letters, digits, '.', '_' and '-' "
+            f"{where}: unsafe path {show(value, 120)}: only relative paths of letters, digits, '.', '_' and '-' "
             f"separated by '/' are allowed (no '..', no absolute paths, no backslashes)"
         )
     return value

@@ -67,7 +67,7 @@ def read_run(run: Path, cover: Path | None = None) -> RunContents:
         lines = [line for line in log.read_text("utf-8", errors="replace").splitlines() if line.strip()]
         try:
             last_log = json.loads(lines[-1]) if lines else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, nested too deeply, an integer too long
             notes.append(f"{log}: last line is not JSON; training log not summarised")
     else:
         notes.append(f"no {log.name}: training log not summarised")
@@ -95,8 +95,10 @@ def _read_json(path: Path, notes: list[str], what: str) -> dict[str, Any] | None
         return None
     try:
         data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deeply)") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, an integer beyond the digit limit
+        raise InputError(f"{path}: not valid JSON ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object")
     return data

@@ -15,13 +15,52 @@ Check = Callable[[Any, str], list[str]]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def show(value: Any, limit: int = 60) -> str:
+    """A user's value for a one-line message: its repr (control characters, surrogates escaped), cut to ``limit``."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int beyond str()'s digit limit, a deeply nested list
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _at(path: str) -> str:
     return path or "(top level)"
+
+
+def _key(key: Any) -> str:
+    """An object key for a field path: as is when short and printable, else escaped by :func:`show`."""
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else show(key)
+
+
+def _encodable(text: str) -> bool:
+    """True unless ``text`` holds a lone surrogate (JSON's ``\\ud800``), which cannot be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_errors(value: Any, path: str = "") -> list[str]:
+    """Strings (object keys included) anywhere in ``value`` that cannot be printed or saved as UTF-8."""
+    errors: list[str] = []
+    seen: set[int] = set()
+    stack = [(value, path)]  # iterative: a deeply nested document must not exhaust the recursion limit
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str) and not _encodable(item):
+            errors.append(f"{_at(where)}: not valid Unicode text (a lone surrogate), got {show(item)}")
+        elif isinstance(item, (dict, list)) and id(item) not in seen:
+            seen.add(id(item))
+            if isinstance(item, list):
+                children = [(child, f"{where}[{i}]") for i, child in enumerate(item)]
+            else:
+                children = [(child, f"{where}.{_key(key)}" if where else _key(key)) for key, child in item.items()]
+                errors += [f"{_at(inner)}: key is not valid Unicode text (a lone surrogate)"
+                           for key, (_, inner) in zip(item, children) if isinstance(key, str) and not _encodable(key)]
+            stack.extend(reversed(children))
+    return errors
 
 
 def string(*, empty: bool = False, pattern: re.Pattern[str] | None = None, what: str = "") -> Check:
@@ -29,11 +68,11 @@ def string(*, empty: bool = False, pattern: re.Pattern[str] | None = None, what:
 
     def check(value: Any, path: str) -> list[str]:
         if not isinstance(value, str):
-            return [f"{_at(path)}: expected a string, got {_show(value)}"]
+            return [f"{_at(path)}: expected a string, got {show(value)}"]
         if not empty and not value.strip():
             return [f"{_at(path)}: must not be empty"]
         if pattern is not None and not pattern.match(value):
-            return [f"{_at(path)}: expected {what or pattern.pattern}, got {_show(value)}"]
+            return [f"{_at(path)}: expected {what or pattern.pattern}, got {show(value)}"]
         return []
 
     return check
@@ -43,7 +82,7 @@ def const(expected: Any) -> Check:
     """Exactly ``expected``."""
 
     def check(value: Any, path: str) -> list[str]:
-        return [] if value == expected else [f"{_at(path)}: expected {expected!r}, got {_show(value)}"]
+        return [] if value == expected else [f"{_at(path)}: expected {expected!r}, got {show(value)}"]
 
     return check
 
@@ -54,7 +93,7 @@ def one_of(*choices: Any) -> Check:
     def check(value: Any, path: str) -> list[str]:
         if value in choices:
             return []
-        return [f"{_at(path)}: expected one of {', '.join(map(repr, choices))}, got {_show(value)}"]
+        return [f"{_at(path)}: expected one of {', '.join(map(repr, choices))}, got {show(value)}"]
 
     return check
 
@@ -64,9 +103,9 @@ def integer(minimum: int | None = None) -> Check:
 
     def check(value: Any, path: str) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int):
-            return [f"{_at(path)}: expected an integer, got {_show(value)}"]
+            return [f"{_at(path)}: expected an integer, got {show(value)}"]
         if minimum is not None and value < minimum:
-            return [f"{_at(path)}: must be >= {minimum}, got {value}"]
+            return [f"{_at(path)}: must be >= {minimum}, got {show(value)}"]
         return []
 
     return check
@@ -77,9 +116,9 @@ def number(positive: bool = False) -> Check:
 
     def check(value: Any, path: str) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            return [f"{_at(path)}: expected a number, got {_show(value)}"]
+            return [f"{_at(path)}: expected a number, got {show(value)}"]
         if positive and value <= 0:
-            return [f"{_at(path)}: must be > 0, got {value}"]
+            return [f"{_at(path)}: must be > 0, got {show(value)}"]
         return []
 
     return check
@@ -89,7 +128,7 @@ def boolean() -> Check:
     """true or false."""
 
     def check(value: Any, path: str) -> list[str]:
-        return [] if isinstance(value, bool) else [f"{_at(path)}: expected true or false, got {_show(value)}"]
+        return [] if isinstance(value, bool) else [f"{_at(path)}: expected true or false, got {show(value)}"]
 
     return check
 
@@ -114,7 +153,7 @@ def list_of(inner: Check, *, min_items: int = 0) -> Check:
 
     def check(value: Any, path: str) -> list[str]:
         if not isinstance(value, list):
-            return [f"{_at(path)}: expected a list, got {_show(value)}"]
+            return [f"{_at(path)}: expected a list, got {show(value)}"]
         if len(value) < min_items:
             return [f"{_at(path)}: needs at least {min_items} item(s)"]
         errors: list[str] = []
@@ -129,7 +168,7 @@ def free_object() -> Check:
     """A JSON object with any keys."""
 
     def check(value: Any, path: str) -> list[str]:
-        return [] if isinstance(value, dict) else [f"{_at(path)}: expected an object, got {_show(value)}"]
+        return [] if isinstance(value, dict) else [f"{_at(path)}: expected an object, got {show(value)}"]
 
     return check
 
@@ -144,7 +183,7 @@ class Obj:
 
     def __call__(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, dict):
-            return [f"{_at(path)}: expected an object, got {_show(value)}"]
+            return [f"{_at(path)}: expected an object, got {show(value)}"]
         prefix = f"{path}." if path else ""
         errors = [f"{prefix}{key}: missing" for key in self.required if key not in value]
         for key, item in value.items():
@@ -153,7 +192,7 @@ class Obj:
                 errors += check(item, prefix + key)
             elif not self.open:
                 known = ", ".join([*self.required, *self.optional])
-                errors.append(f"{prefix}{key}: unknown field (known: {known})")
+                errors.append(f"{prefix}{_key(key)}: unknown field (known: {known})")
         return errors
 
 

@@ -43,6 +43,10 @@ _LAZY = {
     "largest_component": "nucgan.shapes", "shape_stats": "nucgan.shapes", "distribution_distance": "nucgan.shapes",
     "nearest_real_iou": "nucgan.shapes", "sampler_report": "nucgan.shapes", "transform_shape": "nucgan.shapes",
     "place": "nucgan.layout", "read_region": "nucgan.layout", "atomic_path": "nucgan.atomic",
+    # training, generation, synthesis, evaluation
+    "train": "nucgan.training", "TrainConfig": "nucgan.training",
+    "generate": "nucgan.generation", "synthesise": "nucgan.synth", "SynthPlan": "nucgan.synth",
+    "evaluate": "nucgan.quality.evaluate",
 }
 _SUBMODULES = {"plugins", "zoo"}
 
@@ -91,3 +95,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.shapes import (crop_to_content, distribution_distance, instance_shapes,  # noqa: F401
                                largest_component, nearest_real_iou, read_label_image, sampler_report,
                                shape_stats, transform_shape)
+    # training, generation, synthesis, evaluation
+    from nucgan.generation import generate  # noqa: F401
+    from nucgan.quality.evaluate import evaluate  # noqa: F401
+    from nucgan.synth import SynthPlan, synthesise  # noqa: F401
+    from nucgan.training import TrainConfig, train  # noqa: F401

@@ -204,8 +204,10 @@ def _read_header(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(9)  # 8-byte header length, then the header's "{"
             _refuse_other_formats(path, head)
+            head = head[:8]
+            fh.seek(8)
             length = int.from_bytes(head, "little")
             if length < 2 or length > _MAX_HEADER:
                 raise InputError(f"{path}: not a safetensors file (implausible header length {length})")
@@ -243,7 +245,8 @@ def _read_header(path: Path) -> dict[str, Any]:
 def _refuse_other_formats(path: Path, head: bytes) -> None:
     if len(head) < 8:
         raise InputError(f"{path}: not a safetensors file (only {len(head)} bytes)")
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    # a safetensors header length may itself start with 0x80: only a file without the header's "{" is a pickle
+    if head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[8:9] != b"{"):
         raise InputError(f"{path}: looks like a PyTorch pickle (torch.save); nucgan never loads pickles because "
                          f"loading one can run arbitrary code: re-save the weights with "
                          f"nucgan.modelfile.save_generator")

@@ -71,7 +71,7 @@ def paths(out: Path, fmt: str, name: str) -> tuple[Path, Path]:
 def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Write this shard's image/label pairs and its manifest into ``out``; returns the manifest."""
-    from nucgan.generate import load_model
+    from nucgan.generation import load_model
     from nucgan.layout import read_region
     from nucgan.registry import create_sampler
 
@@ -107,7 +107,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
          first: bool) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
-    from nucgan.generate import generate, preview
+    from nucgan.generation import generate, preview
     from nucgan.io import write_png, write_tiff
     from nucgan.layout import place
 

@@ -11,7 +11,7 @@ import tifffile
 import torch
 
 import nucgan
-from nucgan.generate import generate, paint
+from nucgan.generation import generate, paint
 from nucgan.normalize import Normalization
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from nucgan import __version__
-from nucgan.cli import evaluate, generate, models, plugins, synth, train
+from nucgan.cli import evaluate, generate, masks, models, plugins, synth, train
 from nucgan.cli import zoo as zoo_cli
 from nucgan.cli.layer import layer_command
 
@@ -41,3 +41,4 @@ app.command("generate")(generate.generate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("synth")(synth.synth_command)
 app.command("layer")(layer_command)
+app.command("train-masks")(masks.train_masks_command)

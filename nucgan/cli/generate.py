@@ -44,7 +44,7 @@ def generate_command(
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
     from rich.progress import Progress
 
-    from nucgan.generate import generate, load_model, preview
+    from nucgan.generation import generate, load_model, preview
     from nucgan.io import read_labels, write_png, write_tiff
 
     if output.suffix.lower() not in (".tif", ".tiff"):

@@ -40,7 +40,7 @@ def synth_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from nucgan.cli.train import parse_kv
-    from nucgan.generate import load_model
+    from nucgan.generation import load_model
     from nucgan.synth import DEFAULT_MODEL, SynthPlan, synthesise
 
     if density is None and nuclei is None:

@@ -163,7 +163,7 @@ def synthetic_pairs(model: Any, labels: np.ndarray, config: DownstreamConfig, *,
                     train_region: str = "train") -> list[tuple[np.ndarray, np.ndarray]]:
     """``synth_count`` (image, labels) pairs: de novo layouts at the train half's density, painted by ``model``.
 
-    ``model``: anything :func:`nucgan.generate.generate` takes, or ``"painter"`` (the non-learned
+    ``model``: anything :func:`nucgan.generate` takes, or ``"painter"`` (the non-learned
     baseline fitted on the real train half, which then needs ``image``). The ``bank`` sampler draws
     real train-half shapes; other samplers are created by name with their defaults.
     """
@@ -195,7 +195,7 @@ def _painter(model: Any, image: np.ndarray | None, labels: np.ndarray, train_reg
         box = parse_region(train_region, labels.shape)
         fitted = fit_painter(crop(image, box), crop(labels, box))
         return lambda lab, seed: fitted.paint(lab, seed=seed)
-    from nucgan.generate import generate, load_model
+    from nucgan.generation import generate, load_model
 
     zm = load_model(model)
     return lambda lab, seed: generate(zm, lab, seed=seed)

@@ -38,7 +38,7 @@ def paint_region(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[i
         painter = fit_painter(crop(image, train_box), crop(labels, train_box))
         return painter.paint(region_labels, seed=seed), {"baseline": "painter", "fitted_on": train_region,
                                                          "params": painter.to_json()}
-    from nucgan.generate import generate, load_model
+    from nucgan.generation import generate, load_model
 
     zm = load_model(model)
     fake = generate(zm, region_labels, seed=seed)

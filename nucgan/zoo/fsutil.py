@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
+
+from nucgan.atomic import atomic_path as atomic_target  # noqa: F401 - re-exported for the zoo modules
+from nucgan.atomic import fsync_dir  # noqa: F401 - re-exported for the zoo modules
 
 CHUNK = 1 << 20
 
@@ -20,37 +22,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Flush a directory entry (a rename) to disk where the platform allows it."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_target(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success it is fsynced and renamed onto ``target``, else removed."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

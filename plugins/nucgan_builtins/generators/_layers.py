@@ -73,10 +73,14 @@ def same_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=1, padding="same", bias=bias)
 
 
-def check_int(owner: str, name: str, value: object, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or InputError naming the setting."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+def check_int(owner: str, name: str, value: object, minimum: int, maximum: int = 1 << 16) -> int:
+    """``value`` as an int in [``minimum``, ``maximum``], or InputError naming the setting.
+
+    The upper bound keeps a hostile or mistyped config (``levels=10**6``) from running for minutes
+    before failing; real settings are far below it.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InputError(f"{owner}: {name} must be an integer in {minimum}..{maximum}, got {value!r}")
     return value
 
 

@@ -32,7 +32,7 @@ class UNet(Generator):
         self.in_channels = check_int(name, "in_channels", in_channels, 1)
         self.filters = check_int(name, "filters", filters, 1)
         self.kernel_size = check_int(name, "kernel_size", kernel_size, 1)
-        self.levels = check_int(name, "levels", levels, 1)
+        self.levels = check_int(name, "levels", levels, 1, maximum=16)
         self.out_channels = check_int(name, "out_channels", out_channels, 1)
         self.dropout = check_rate(name, "dropout", dropout)
         self.activation_name = check_activation(activation)

@@ -150,13 +150,6 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     return to_source(result, zm.input)
 
 
-def preview(image: np.ndarray) -> np.ndarray:
-    """An 8-bit, percentile-stretched picture of an image of any dtype, for eyes, not for measuring."""
-    x = image.astype(np.float64)
-    lo, hi = np.percentile(x, (0.5, 99.8))
-    return np.clip((x - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.uint8)
-
-
 def to_source(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """Map [-1, 1] model output back to the training data's intensity range and dtype."""
     from nucgan.normalize import Normalization

@@ -107,7 +107,8 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
          first: bool) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
-    from nucgan.generation import generate, preview
+    from nucgan.generation import generate
+    from nucgan.pictures import colour_labels, side_by_side, stretch
     from nucgan.io import write_png, write_tiff
     from nucgan.layout import place
 
@@ -120,8 +121,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))
     if first:
-        picture = np.concatenate([preview(image), np.full((image.shape[0], 4), 255, np.uint8),
-                                  ((labels > 0) * 255).astype(np.uint8)], axis=1)
+        picture = side_by_side([colour_labels(labels), stretch(image)])
         written.append(write_png(out / "preview.png", picture))
     return {"index": index, "seed": seed, "image": str(image_path.relative_to(out)),
             "labels": str(label_path.relative_to(out)), "nuclei": int(len(np.unique(labels)) - 1)}

@@ -13,7 +13,7 @@ import tifffile
 
 from nucgan import unlayer, write_png, write_tiff
 from nucgan.cli import main
-from nucgan.cli.layer import PREVIEW_COLOURS
+from nucgan.pictures import CHANNEL_COLOURS as PREVIEW_COLOURS
 
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:

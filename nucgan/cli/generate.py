@@ -44,7 +44,8 @@ def generate_command(
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
     from rich.progress import Progress
 
-    from nucgan.generation import generate, load_model, preview
+    from nucgan.generation import generate, load_model
+    from nucgan.pictures import stretch
     from nucgan.io import read_labels, write_png, write_tiff
 
     if output.suffix.lower() not in (".tif", ".tiff"):
@@ -63,5 +64,5 @@ def generate_command(
     written = [str(output)]
     if png:
         first = image[0] if samples > 1 else image
-        written.append(str(write_png(output.with_suffix(".png"), preview(first))))
+        written.append(str(write_png(output.with_suffix(".png"), stretch(first))))
     err.print(f"{zm.name}: wrote {' and '.join(written)} ({image.shape[-2]} x {image.shape[-1]}, {image.dtype})")

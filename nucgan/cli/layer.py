@@ -10,19 +10,7 @@ import typer
 
 from nucgan.cli.output import out as console
 from nucgan.errors import InputError, LayeringError
-
-#: preview colour per channel: blue, green, red, light grey as in the paper's Fig. S1, then more
-PREVIEW_COLOURS = np.array([(40, 90, 255), (40, 200, 60), (235, 40, 40), (200, 200, 200), (240, 210, 40),
-                            (210, 60, 220), (40, 210, 220), (250, 140, 30)], dtype=np.uint8)
-
-
-def preview(layers: np.ndarray) -> np.ndarray:
-    """(K, H, W) bool layers -> (H, W, 3) uint8 picture, one colour per channel on black."""
-    rgb = np.zeros((*layers.shape[1:], 3), dtype=np.uint8)
-    for c, plane in enumerate(layers):
-        rgb[plane] = PREVIEW_COLOURS[c % len(PREVIEW_COLOURS)]
-    return rgb
-
+from nucgan.pictures import colour_layers
 
 def masks_per_channel(layers: np.ndarray) -> list[int]:
     """How many masks each channel holds (masks on one channel never touch, so: its 8-connected pieces)."""
@@ -62,7 +50,7 @@ def layer_command(
     counts = masks_per_channel(plain)
     with atomic_path(out) as tmp_stack, atomic_path(picture) as tmp_picture:
         write_tiff(tmp_stack, stack.astype(np.uint8) * 255, axes="CYX")
-        write_png(tmp_picture, preview(plain))
+        write_png(tmp_picture, colour_layers(plain))
     shape = " x ".join(map(str, stack.shape))
     console.print(f"wrote {out} ({shape}{', merged channel first' if merged else ''}) and {picture}")
     first = 2 if merged else 1  # TIFF plane of mask channel 1

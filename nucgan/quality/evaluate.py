@@ -86,25 +86,15 @@ def write_figure(path: Path, labels: np.ndarray, real: np.ndarray, fake: np.ndar
     from skimage.segmentation import find_boundaries
 
     from nucgan.io import write_png
-    from nucgan.training.samples import CHANNEL_COLOURS
+    from nucgan.pictures import colour_labels, side_by_side, stretch
 
     lo, hi = np.percentile(real, (0.5, 99.8))
 
-    def grey(x: np.ndarray) -> np.ndarray:
-        g = np.clip((x.astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-        return np.repeat(g[..., None], 3, axis=2)
-
     def outlined(x: np.ndarray, seg: np.ndarray) -> np.ndarray:
-        rgb = grey(x)
+        rgb = np.repeat(stretch(x, lo, hi)[..., None], 3, axis=2)
         rgb[find_boundaries(seg, mode="inner")] = (255, 200, 0)
         return rgb
 
-    ids = np.unique(labels)
-    colours = np.zeros((int(labels.max()) + 1, 3), np.uint8)
-    colours[ids[ids > 0]] = CHANNEL_COLOURS[np.arange((ids > 0).sum()) % len(CHANNEL_COLOURS)].astype(np.uint8)
-    panels = [colours[labels], grey(real), grey(fake), outlined(real, seg_real), outlined(fake, seg_fake)]
-    gap = np.full((labels.shape[0], 4, 3), 255, np.uint8)
-    row = [panels[0]]
-    for p in panels[1:]:
-        row += [gap, p]
-    write_png(path, np.concatenate(row, axis=1))
+    picture = side_by_side([colour_labels(labels), stretch(real, lo, hi), stretch(fake, lo, hi),
+                            outlined(real, seg_real), outlined(fake, seg_fake)])
+    write_png(path, picture)

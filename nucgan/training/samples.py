@@ -5,18 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-#: one colour per layer channel, like the paper's Fig. 1 (red, green, blue, yellow, then more)
-CHANNEL_COLOURS = np.array([(230, 60, 60), (60, 200, 80), (70, 110, 240), (240, 210, 50),
-                            (200, 80, 220), (60, 210, 210), (250, 140, 40), (160, 160, 160)], dtype=np.float32)
-
-
-def colour_layers(layers: np.ndarray) -> np.ndarray:
-    """(K, H, W) bool layers -> (H, W, 3) uint8, each channel in its own colour."""
-    rgb = np.zeros(layers.shape[1:] + (3,), dtype=np.float32)
-    for k, layer in enumerate(layers):
-        rgb[layer] = CHANNEL_COLOURS[k % len(CHANNEL_COLOURS)]
-    return rgb.astype(np.uint8)
+from nucgan.pictures import colour_layers
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

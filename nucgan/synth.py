@@ -12,8 +12,8 @@ import numpy as np
 from nucgan.atomic import atomic_path
 from nucgan.errors import InputError
 
-#: the shipped zoo's best model: what `nucgan synth` uses when no --model is given
-DEFAULT_MODEL = "dsb2018-3x-k7"
+#: the shipped zoo's best model by `nucgan evaluate` on the DSB test half (docs/results.md); `synth`'s default
+DEFAULT_MODEL = "dsb2018-1x-k3"
 FORMATS = ("stardist", "cellpose", "plain")
 
 

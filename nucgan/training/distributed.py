@@ -76,4 +76,5 @@ def barrier(world: World) -> None:
 def shutdown(world: World) -> None:
     """Leave the process group."""
     if world.distributed and dist.is_initialized():
+        dist.barrier()  # nobody tears the group down while a peer still talks to it
         dist.destroy_process_group()

@@ -1,0 +1,76 @@
+"""Generation and synthesis speed, and peak memory of an 8192 x 8192 image on the CPU.
+
+    python benchmarks/synth.py                       # the shipped default model
+    python benchmarks/synth.py --model dsb2018-3x-k7 --big 8192 --threads 2
+
+Prints megapixels/s of `nucgan.generate` at 512 px, images/s of `nucgan synth` (512 px, density
+150, layout + painting + writing), and for the big case the wall time and peak RSS of a separate
+process that lays out and paints one --big x --big image (the issue's target: under 4 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+BIG = """
+import json, resource, sys, time, torch
+import nucgan
+torch.set_num_threads({threads})
+t = time.perf_counter()
+labels = nucgan.place("ellipse", size=({big}, {big}), density=150, seed=0)
+t_layout = time.perf_counter() - t
+model = nucgan.zoo.load({model!r})
+t = time.perf_counter()
+image = nucgan.generate(model, labels, seed=0)
+t_paint = time.perf_counter() - t
+print(json.dumps({{"nuclei": int(labels.max()), "layout_s": t_layout, "paint_s": t_paint,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None, help="zoo id, run or file [synth's default]")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--count", type=int, default=4)
+    ap.add_argument("--big", type=int, default=8192, help="side of the big image (0: skip)")
+    args = ap.parse_args()
+    import torch
+
+    import nucgan
+    from nucgan.synth import DEFAULT_MODEL, SynthPlan
+
+    model_ref = args.model or DEFAULT_MODEL
+    torch.set_num_threads(args.threads)
+    model = nucgan.zoo.load(model_ref)
+    labels = nucgan.place("ellipse", size=(512, 512), density=150, seed=0)
+    nucgan.generate(model, labels[:128, :128], seed=0)  # warm up
+    t = time.perf_counter()
+    nucgan.generate(model, labels, seed=0)
+    dt = time.perf_counter() - t
+    print(f"{model.name}: generate 512 x 512 in {dt:.2f} s = {0.262144 / dt:.2f} megapixels/s ({args.threads} threads)")
+    with tempfile.TemporaryDirectory() as out:
+        plan = SynthPlan(count=args.count, size=(512, 512), density=150.0, seed=0)
+        t = time.perf_counter()
+        nucgan.synthesise(model, plan, out)
+        dt = time.perf_counter() - t
+    print(f"synth: {args.count} pairs of 512 x 512 (density 150, gan sampler) in {dt:.1f} s = "
+          f"{args.count / dt:.2f} images/s")
+    print(f"this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if args.big:
+        code = BIG.format(threads=args.threads, big=args.big, model=model_ref)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        mpx = args.big * args.big / 1e6
+        print(f"{args.big} x {args.big} ({r['nuclei']} nuclei): layout {r['layout_s']:.1f} s, painting "
+              f"{r['paint_s']:.1f} s ({mpx / r['paint_s']:.2f} megapixels/s), peak RSS {r['peak_rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -72,8 +72,8 @@ def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
     return w
 
 
-def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True, tile: int = 512,
-          overlap: int = 64, device: str | torch.device = "cpu",
+def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True,
+          tile: int | None = None, overlap: int | None = None, device: str | torch.device = "cpu",
           progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
 
@@ -83,6 +83,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     not depend on the tiling beyond small border effects.
     """
     m = int(getattr(generator, "size_multiple", 1))
+    tile = tile if tile is not None else -(-512 // m) * m  # defaults that suit any depth (6 levels: m = 128)
+    overlap = overlap if overlap is not None else max(64, m)
     if tile % m or overlap % m:
         raise InputError(f"tile ({tile}) and overlap ({overlap}) must be multiples of the model's size multiple {m}")
     if overlap * 2 > tile:
@@ -125,7 +127,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 
 
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
-             tile: int = 512, overlap: int = 64, output: str = "source", device: str = "cpu",
+             tile: int | None = None, overlap: int | None = None, output: str = "source", device: str = "cpu",
              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 

@@ -169,8 +169,6 @@ def test_high_frequency_stripes_raise_the_top_quarter() -> None:
     assert spectrum(smooth, smooth + 0.5 * stripes)["high_freq_log_ratio"] > 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="fidelity.radial_spectrum drops radius >= 1 (Nyquist and the corners) "
-                                       "instead of folding it into the last ring; reported, not fixed here")
 def test_checkerboard_power_lands_in_the_last_bin() -> None:
     checker = (np.indices((64, 64)).sum(0) % 2) * 2.0 - 1.0
     spec = radial_spectrum(checker, bins=32)

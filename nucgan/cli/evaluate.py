@@ -18,6 +18,8 @@ def evaluate_command(
     train_region: str = typer.Option("train", help="Region a baseline is fitted on."),
     output: Path = typer.Option(..., "--out", "-o", help="Folder for metrics.json and figure.png."),
     seed: int = typer.Option(0, help="Seed for layering and noise."),
+    downstream: bool = typer.Option(False, "--downstream", help="Also train a small segmenter on real / synthetic / both (about 10 min on a CPU)."),
+    downstream_seeds: str = typer.Option("0,1,2", help="Seeds of the downstream segmenter, comma-separated."),
 ) -> None:
     """Measure fidelity, intensity realism, spectra and the judge's segmentation consistency."""
     from nucgan.io import read_pair
@@ -36,6 +38,22 @@ def evaluate_command(
         rows.append((f"judge {key} real / generated",
                      f"{result['judge_real'][key]:.3f} / {result['judge_generated'][key]:.3f}"))
         rows.append((f"consistency {key}", result["consistency"][key]))
+    if downstream:
+        import json
+
+        from nucgan.atomic import atomic_path
+        from nucgan.errors import InputError
+        from nucgan.quality.downstream import downstream as run_downstream
+
+        try:
+            seeds = [int(s) for s in downstream_seeds.split(",") if s.strip()]
+        except ValueError:
+            raise InputError(f"--downstream-seeds {downstream_seeds!r}: expected integers like 0,1,2") from None
+        result_ds = run_downstream(model, img, lbl, seeds=seeds, train_region=train_region, test_region=region)
+        with atomic_path(output / "downstream.json") as tmp:
+            tmp.write_text(json.dumps(result_ds, indent=2) + "\n")
+        for arm, r in result_ds["arms"].items():
+            rows.append((f"downstream F1@0.5 {arm}", f"{r['f1']['mean']:.3f} ± {r['f1']['std']:.3f}"))
     for name, value in rows:
         table.add_row(name, value if isinstance(value, str) else f"{value:.4f}")
     out.print(table)

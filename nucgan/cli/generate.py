@@ -36,8 +36,8 @@ def generate_command(
     samples: int = typer.Option(1, min=1, help="Images per mask (different noise); written as a stack."),
     noise: bool = typer.Option(True, "--noise/--no-noise", help="Dropout noise (pix2pix) on or off."),
     raw: bool = typer.Option(False, help="Write the model's float output in [-1, 1] instead of source intensities."),
-    tile: int = typer.Option(512, help="Tile size for large images (a multiple of the model's size multiple)."),
-    overlap: int = typer.Option(64, help="Overlap between tiles, blended linearly."),
+    tile: Optional[int] = typer.Option(None, help="Tile size for large images, a multiple of the model's size multiple [512]."),
+    overlap: Optional[int] = typer.Option(None, help="Overlap between tiles, blended [64, or the size multiple if larger]."),
     device: str = typer.Option("cpu", help="cpu, cuda or mps."),
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
 ) -> None:

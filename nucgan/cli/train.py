@@ -91,7 +91,7 @@ def train_command(
     gen_arg: list[str] = typer.Option([], help="Any other generator kwarg, key=value (repeatable)."),
     discriminator: Optional[str] = typer.Option(None, "--discriminator", "-d", help="Registered discriminator [patchgan-paper]."),
     disc_arg: list[str] = typer.Option([], help="Discriminator kwarg, key=value (repeatable)."),
-    gan_loss: Optional[str] = typer.Option(None, help="Adversarial loss: bce or lsgan [bce]."),
+    gan_loss: Optional[str] = typer.Option(None, help="Adversarial loss: bce, lsgan, or none (the L1-only baseline) [bce]."),
     lambda_l1: Optional[float] = typer.Option(None, help="Weight of the L1 loss [100]."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate [2e-4]."),
     betas: Optional[str] = typer.Option(None, help="Adam betas, e.g. 0.5,0.999."),

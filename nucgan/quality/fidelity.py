@@ -69,7 +69,7 @@ def radial_spectrum(image: np.ndarray, bins: int = 32) -> np.ndarray:
     h, w = x.shape
     yy, xx = np.mgrid[:h, :w]
     r = np.hypot((yy - h // 2) / (h / 2), (xx - w // 2) / (w / 2))
-    ring = np.minimum((r * bins).astype(int), bins)  # radius 1 = Nyquist on each axis; corners fold into the last
+    ring = np.minimum((r * bins).astype(int), bins - 1)  # radius 1 = Nyquist; Nyquist and corners fold into the last
     total = np.bincount(ring.ravel(), weights=power.ravel(), minlength=bins + 1)[:bins]
     count = np.bincount(ring.ravel(), minlength=bins + 1)[:bins]
     return np.log10(total / np.maximum(count, 1) + 1e-12)

@@ -78,7 +78,7 @@ class TrainConfig:
             (self.randomize >= 1, f"randomize must be >= 1, got {self.randomize}"),
             (self.views in {"none", "paper5", "d4"}, f"views must be none, paper5 or d4, got {self.views!r}"),
             (self.channels >= 1 and self.gap >= 1, f"channels >= 1 and gap >= 1 needed, got {self.channels}, {self.gap}"),
-            (self.gan_loss in {"bce", "lsgan"}, f"gan loss must be bce or lsgan, got {self.gan_loss!r}"),
+            (self.gan_loss in {"bce", "lsgan", "none"}, f"gan loss must be bce, lsgan or none, got {self.gan_loss!r}"),
             (self.lambda_l1 >= 0, f"lambda-l1 must be >= 0, got {self.lambda_l1}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}"),

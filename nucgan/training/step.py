@@ -41,9 +41,13 @@ class GanStep:
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
-    def losses(self, cond: torch.Tensor, real: torch.Tensor) -> tuple[StepLosses, torch.Tensor, torch.Tensor]:
-        """Forward pass: the three losses, the total generator loss and the total discriminator loss."""
+    def losses(self, cond: torch.Tensor, real: torch.Tensor) -> tuple[StepLosses, torch.Tensor, torch.Tensor | None]:
+        """Forward pass: the three losses, the total generator loss and the discriminator loss (None: no D)."""
         fake = self.g(cond)
+        if self.gan_loss == "none":  # the L1-only baseline: no adversary at all
+            g_l1 = (fake.float() - real.float()).abs().mean()
+            zero = g_l1.detach() * 0
+            return StepLosses(zero, g_l1.detach(), zero), self.lambda_l1 * g_l1, None
         d_real = self.d(cond, real)
         d_fake = self.d(cond, fake)
         g_gan = adversarial(d_fake.float(), True, self.gan_loss)
@@ -62,12 +66,14 @@ class GanStep:
             return parts  # no update: the caller stops the run and keeps the last good checkpoint
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
-        loss_g.backward(inputs=self.g_params, retain_graph=True)
-        loss_d.backward(inputs=self.d_params)
+        loss_g.backward(inputs=self.g_params, retain_graph=loss_d is not None)
+        if loss_d is not None:
+            loss_d.backward(inputs=self.d_params)
         average_gradients(self.g, self.world)
-        average_gradients(self.d, self.world)
         self.opt_g.step()
-        self.opt_d.step()
+        if loss_d is not None:
+            average_gradients(self.d, self.world)
+            self.opt_d.step()
         broadcast_buffers(self.g, self.world)
         broadcast_buffers(self.d, self.world)
         return parts

@@ -10,7 +10,9 @@ import pytest
 import nucgan
 from nucgan.modelinfo import PAPER_TABLE1, build_on_meta, table1_grid
 
-NOTES = Path(__file__).resolve().parents[1].parent / "shared" / "paper" / "NOTES.md"
+NOTES = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "paper" / "NOTES.md",
+                          Path("/work/shared/paper/NOTES.md")) if p.exists()),
+             Path(__file__).resolve().parents[2] / "shared" / "paper" / "NOTES.md")
 
 # Table 1 as printed in the paper (shared/paper/NOTES.md): (model, F, K) -> L4 C4, L4 C5, L6 C4, L6 C5
 TABLE1 = {

@@ -168,3 +168,18 @@ def test_two_process_distributed_run(dsb_dir, tmp_path):
     assert h0 == h1  # identical weights on both ranks
     assert int(w0) > 0 and int(w1) == 0  # rank 0 alone wrote the run directory
     assert (out / "generator.safetensors").exists()
+
+
+def test_init_starts_from_another_runs_weights_and_refuses_other_architectures(dsb_dir, tmp_path):
+    from nucgan.training.loop import Run
+
+    source = train(tiny(dsb_dir, tmp_path / "source", steps=2))
+    run = Run(tiny(dsb_dir, tmp_path / "fine", init=str(source)))
+    run.prepare()
+    trained = nucgan.zoo.load(source).generator.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in run.g.state_dict().items())
+    other = Run(tiny(dsb_dir, tmp_path / "other", init=str(source),
+                     generator_kwargs={"filters": 8, "levels": 2, "kernel_size": 3}))
+    with pytest.raises(nucgan.InputError, match="differs from this run's"):
+        other.prepare()
+    assert not (tmp_path / "other").exists()

@@ -34,7 +34,7 @@ _LAZY = {
     "read_image": "nucgan.io", "read_labels": "nucgan.io", "read_pair": "nucgan.io", "image_files": "nucgan.io",
     "write_tiff": "nucgan.io", "write_png": "nucgan.io",
     "Normalization": "nucgan.normalize",
-    "TilesDataset": "nucgan.tiles", "Source": "nucgan.tiles", "Region": "nucgan.tiles",
+    "TilesDataset": "nucgan.tiles", "Source": "nucgan.tiles", "Region": "nucgan.regions",
     # model files and zoo -- issue 8
     "save_generator": "nucgan.modelfile", "load_generator": "nucgan.modelfile", "ModelInfo": "nucgan.modelfile",
     "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
@@ -79,7 +79,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
                            write_tiff)
     from nucgan.layering import GapGraph, check_labels, gap_graph, layer, unlayer  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401
-    from nucgan.tiles import Region, Source, TilesDataset  # noqa: F401
+    from nucgan.regions import Region  # noqa: F401
+    from nucgan.tiles import Source, TilesDataset  # noqa: F401
     from nucgan.modelinfo import (ModelReport, ParameterCount, count_parameters, describe_model,  # noqa: F401
                                   reproduce_table1)
     from nucgan.registry import (create_dataset, create_discriminator, create_generator,  # noqa: F401

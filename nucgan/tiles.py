@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import operator
-import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -20,6 +19,7 @@ from nucgan.errors import InputError, LayeringError
 from nucgan.interfaces import Dataset
 from nucgan.layering import DEFAULT_METHOD, check_channels_gap, check_labels, layer
 from nucgan.normalize import DEFAULT_PERCENTILES, Normalization
+from nucgan.regions import Region
 
 #: view name -> (number of 90-degree turns, transpose first?) per view
 VIEWS: dict[str, tuple[tuple[int, bool], ...]] = {
@@ -28,58 +28,6 @@ VIEWS: dict[str, tuple[tuple[int, bool], ...]] = {
     "d4": tuple((k, t) for t in (False, True) for k in range(4)),  # all 8 symmetries of the square
 }
 
-_SPAN = re.compile(r"^\s*(\d*)\s*:\s*(\d*)\s*$")
-
-
-@dataclass(frozen=True)
-class Region:
-    """A box of rows and columns (half-open; None reaches the edge), or an official half of an image.
-
-    ``Region.parse("train")`` / ``"test"`` are the top / bottom halves (rows ``0:H//2`` and ``H//2:H``,
-    the DSB 2018 split); ``"r0:r1,c0:c1"`` is a box, either side may be empty (``"256:,:"``).
-    """
-
-    rows: tuple[int | None, int | None] = (None, None)
-    cols: tuple[int | None, int | None] = (None, None)
-    half: str | None = None
-
-    @classmethod
-    def parse(cls, spec: Any) -> Region | None:
-        """A Region from a string, a (r0, r1, c0, c1) sequence, a Region or None."""
-        if spec is None or isinstance(spec, Region):
-            return spec
-        if isinstance(spec, str):
-            text = spec.strip().lower()
-            if text in ("train", "test"):
-                return cls(half=text)
-            parts = text.split(",")
-            spans = [_SPAN.match(p) for p in parts]
-            if len(parts) > 2 or not all(spans):
-                raise InputError(f"region {spec!r}: expected train, test or r0:r1,c0:c1 (e.g. 0:256,0:512)")
-            bounds = [tuple(int(g) if g else None for g in m.groups()) for m in spans]  # type: ignore[union-attr]
-            return cls(rows=bounds[0], cols=bounds[1] if len(bounds) > 1 else (None, None))
-        try:
-            r0, r1, c0, c1 = (None if v is None else operator.index(v) for v in spec)
-        except (TypeError, ValueError):
-            raise InputError(f"region {spec!r}: expected train, test, 'r0:r1,c0:c1' or (r0, r1, c0, c1)") from None
-        return cls(rows=(r0, r1), cols=(c0, c1))
-
-    def box(self, shape: tuple[int, int], what: str) -> tuple[int, int, int, int]:
-        """(r0, r1, c0, c1) inside an image of ``shape``, or InputError naming ``what``."""
-        h, w = shape
-        if self.half:
-            return (0, h // 2, 0, w) if self.half == "train" else (h // 2, h, 0, w)
-        r0, r1 = self.rows[0] or 0, h if self.rows[1] is None else self.rows[1]
-        c0, c1 = self.cols[0] or 0, w if self.cols[1] is None else self.cols[1]
-        if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
-            raise InputError(f"{what}: region {self} does not lie inside the {h} x {w} image")
-        return r0, r1, c0, c1
-
-    def __str__(self) -> str:
-        if self.half:
-            return self.half
-        span = [f"{'' if a is None else a}:{'' if b is None else b}" for a, b in (self.rows, self.cols)]
-        return ",".join(span)
 
 
 @dataclass(frozen=True, eq=False)

@@ -98,6 +98,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     generator.eval()
     noise_hooks = PositionalDropout(generator, seed) if noise else None
     total, done = len(rows) * len(cols), 0
+    ramps_y = {y: _ramp(th, overlap, y > 0, y + th < ph) for y in rows}
+    ramps_x = {x: _ramp(tw, overlap, x > 0, x + tw < pw) for x in cols}
     try:
         with torch.inference_mode():
             for y in rows:
@@ -109,8 +111,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
                     pred = generator(t)[0, 0].float().cpu().numpy()
-                    wy = _ramp(th, overlap, y > 0, y + th < ph)
-                    wx = _ramp(tw, overlap, x > 0, x + tw < pw)
+                    wy, wx = ramps_y[y], ramps_x[x]
                     hh, ww = min(th, h - y), min(tw, w - x)
                     if hh > 0 and ww > 0:
                         wt = np.outer(wy[:hh], wx[:ww])

@@ -29,7 +29,7 @@ from skimage.segmentation import find_boundaries, watershed
 from torch import nn
 
 from nucgan.errors import InputError
-from nucgan.quality.evaluate import _ignore_cut
+from nucgan.quality.evaluate import BASELINES, _ignore_cut
 from nucgan.quality.judge import MIN_AREA, judge_segment
 from nucgan.quality.matching import segmentation_scores
 from nucgan.regions import crop, majority_inside, parse_region
@@ -187,13 +187,12 @@ def synthetic_pairs(model: Any, labels: np.ndarray, config: DownstreamConfig, *,
 def _painter(model: Any, image: np.ndarray | None, labels: np.ndarray, train_region: str
              ) -> Callable[[np.ndarray, int], np.ndarray]:
     """A function (labels, seed) -> image for a model or the painter baseline."""
-    if isinstance(model, str) and model == "painter":
-        from nucgan.quality.painter import fit_painter
+    if isinstance(model, str) and model in BASELINES:
+        from nucgan.quality.painter import fit_painter_on
 
         if image is None:
             raise InputError("downstream: the painter baseline needs the real image to fit on")
-        box = parse_region(train_region, labels.shape)
-        fitted = fit_painter(crop(image, box), crop(labels, box))
+        fitted = fit_painter_on(image, labels, train_region)
         return lambda lab, seed: fitted.paint(lab, seed=seed)
     from nucgan.generation import generate, load_model
 

@@ -13,7 +13,7 @@ from nucgan.atomic import atomic_path
 from nucgan.quality.fidelity import intensities, paired, spectrum
 from nucgan.quality.judge import judge_segment
 from nucgan.quality.matching import segmentation_scores
-from nucgan.quality.painter import fit_painter
+from nucgan.quality.painter import fit_painter_on
 from nucgan.regions import crop, majority_inside, parse_region
 
 BASELINES = ("painter",)
@@ -34,8 +34,7 @@ def paint_region(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[i
     """The generated image for the region's labels, and a description of what made it."""
     region_labels = crop(labels, box)
     if isinstance(model, str) and model in BASELINES:
-        train_box = parse_region(train_region, labels.shape)
-        painter = fit_painter(crop(image, train_box), crop(labels, train_box))
+        painter = fit_painter_on(image, labels, train_region)
         return painter.paint(region_labels, seed=seed), {"baseline": "painter", "fitted_on": train_region,
                                                          "params": painter.to_json()}
     from nucgan.generation import generate, load_model

@@ -65,3 +65,11 @@ def fit_painter(image: np.ndarray, labels: np.ndarray) -> Painter:
     logs = np.log(np.maximum(means, 1e-6))
     return Painter(float(np.mean(logs)), float(np.std(logs)), background, noise, float(sigma),
                    str(np.asarray(image).dtype), float(img.min()), float(img.max()))
+
+
+def fit_painter_on(image: np.ndarray, labels: np.ndarray, region: str = "train") -> Painter:
+    """The painter fitted on one region of a real image (the train half by default)."""
+    from nucgan.regions import crop, parse_region
+
+    box = parse_region(region, labels.shape)
+    return fit_painter(crop(image, box), crop(labels, box))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -202,7 +201,7 @@ class Run:
                 cond = cond.to(self.device, non_blocking=True, memory_format=self.memory_format)
                 real = real.to(self.device, non_blocking=True, memory_format=self.memory_format)
                 losses = self.step_fn(cond, real)
-                if not losses.finite():
+                if not losses.ok:
                     raise TrainingError(
                         f"non-finite loss at step {step + 1} (G gan {float(losses.g_gan):.4g}, L1 "
                         f"{float(losses.g_l1):.4g}, D {float(losses.d):.4g}); stopped, the last good checkpoint "
@@ -213,9 +212,7 @@ class Run:
                 rate = samples_per_step * n_log / elapsed if elapsed > 0 else math.nan
                 if self.on_step:
                     self.on_step(done, losses, rate)
-                if not self.world.main:
-                    pass
-                elif done % c.log_every == 0 or done == c.steps:
+                if self.world.main and (done % c.log_every == 0 or done == c.steps):
                     self._log({"step": done, "g_gan": float(losses.g_gan), "g_l1": float(losses.g_l1),
                                "d": float(losses.d), "samples_per_s": round(rate, 3), "time": time.time()})
                     t_log, n_log = time.perf_counter(), 0
@@ -249,10 +246,9 @@ def _init_from(generator: torch.nn.Module, ref: str, world: distributed.World) -
     """Start from another model's weights (zoo id, run dir or file); rank 0 pulls, the others wait."""
     from nucgan.zoo import load
 
-    if world.main:
-        load(ref)  # pulls a zoo id into the cache once
+    source = load(ref) if world.main else None  # rank 0 pulls a zoo id into the cache once
     distributed.barrier(world)
-    source = load(ref)
+    source = source or load(ref)
     if source.generator.config() != generator.config():
         raise InputError(f"--init {ref}: its generator ({source.info.name}, {source.generator.config()}) differs "
                          f"from this run's ({generator.config()}); use the same --generator settings to fine-tune")

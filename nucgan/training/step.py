@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ class StepLosses:
     g_gan: torch.Tensor
     g_l1: torch.Tensor
     d: torch.Tensor
+    ok: bool = True  # set by GanStep: all three finite (checked once per step)
 
     def finite(self) -> bool:
         return bool(torch.isfinite(torch.stack([self.g_gan, self.g_l1, self.d])).all())
@@ -56,13 +58,11 @@ class GanStep:
         return StepLosses(g_gan.detach(), g_l1.detach(), d.detach()), g_gan + self.lambda_l1 * g_l1, d
 
     def __call__(self, cond: torch.Tensor, real: torch.Tensor) -> StepLosses:
-        """Train on one batch; returns the losses. The caller checks them for NaN before the next step."""
-        if self.autocast is not None:
-            with self.autocast:
-                parts, loss_g, loss_d = self.losses(cond, real)
-        else:
+        """Train on one batch; returns the losses, with ``ok`` False (and no update) if one is not finite."""
+        with self.autocast or nullcontext():
             parts, loss_g, loss_d = self.losses(cond, real)
-        if not parts.finite():
+        parts.ok = parts.finite()
+        if not parts.ok:
             return parts  # no update: the caller stops the run and keeps the last good checkpoint
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)

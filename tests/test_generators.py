@@ -245,3 +245,10 @@ def test_timm_unet_loads_local_weights_only_when_a_file_is_given(tmp_path):
     assert adapted.encoder.conv1[0].weight.shape[1] == 5  # timm adapts the first convolution
     with pytest.raises(nucgan.InputError, match="does not exist"):
         nucgan.create_generator("timm-unet", encoder="test_resnet", weights=str(tmp_path / "missing.pth"))
+
+
+def test_timm_unet_refuses_pickled_weights(tmp_path):
+    pickled = tmp_path / "enc.pth"
+    pickled.write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(nucgan.InputError, match="must be a .safetensors file"):
+        nucgan.create_generator("timm-unet", encoder="test_resnet", weights=str(pickled))

@@ -1,8 +1,8 @@
 """``timm-unet``: the paper's U-Net decoder over any timm ``features_only`` encoder, any input channels.
 
 The encoder is ``timm.create_model(encoder, features_only=True, in_chans=in_channels)`` with random
-init; nothing is downloaded. ``weights`` names a local checkpoint file (safetensors or a PyTorch state
-dict of the timm model) to start from; timm adapts its first convolution to ``in_channels``.
+init; nothing is downloaded. ``weights`` names a local ``.safetensors`` file of the timm model to start
+from (never a pickle); timm adapts its first convolution to ``in_channels``.
 
 Decoder, as in ``unet``: from the deepest feature, each step up is a stride-2 transposed convolution
 (BatchNorm, dropout on the first two, LeakyReLU 0.3) concatenated with the encoder feature of that
@@ -44,6 +44,9 @@ def _encoder(name: str, in_channels: int, weights: str | None) -> nn.Module:
         path = Path(weights)
         if not path.is_file():
             raise InputError(f"timm-unet: encoder weights file {str(path)!r} does not exist")
+        if path.suffix != ".safetensors":
+            raise InputError(f"timm-unet: encoder weights {str(path)!r} must be a .safetensors file; nucgan never "
+                             "loads pickled checkpoints (convert with safetensors.torch.save_file)")
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(path)})
     try:
         return timm.create_model(name, **kwargs)

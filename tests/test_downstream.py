@@ -9,15 +9,7 @@ from nucgan.errors import InputError
 from nucgan.quality.downstream import (BACKGROUND, BOUNDARY, IGNORE, INTERIOR, DownstreamConfig, Pool, TinyUNet,
                                        downstream, instances, normalise, targets)
 from nucgan.quality.matching import segmentation_scores
-
-
-def disks(shape: tuple[int, int], centres: list[tuple[int, int]], radius: int) -> np.ndarray:
-    """int32 labels 1..N: a disk of ``radius`` at each centre."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
-    out = np.zeros(shape, np.int32)
-    for i, (r, c) in enumerate(centres, start=1):
-        out[(yy - r) ** 2 + (xx - c) ** 2 <= radius ** 2] = i
-    return out
+from tests.synthetic import disks
 
 
 def one_hot(classes: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from nucgan.quality.fidelity import intensities, paired, radial_spectrum, spectr
 from nucgan.quality.judge import judge_segment
 from nucgan.quality.matching import THRESHOLDS, iou_matrix, match, segmentation_scores
 from nucgan.quality.painter import fit_painter
+from tests.synthetic import disks
 
 
 def squares(shape: tuple[int, int], corners: list[tuple[int, int]], side: int = 10) -> np.ndarray:
@@ -19,15 +20,6 @@ def squares(shape: tuple[int, int], corners: list[tuple[int, int]], side: int = 
     out = np.zeros(shape, np.int32)
     for i, (r, c) in enumerate(corners, start=1):
         out[r:r + side, c:c + side] = i
-    return out
-
-
-def disks(shape: tuple[int, int], centres: list[tuple[int, int]], radius: int) -> np.ndarray:
-    """int32 labels 1..N: a disk of ``radius`` at each centre."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
-    out = np.zeros(shape, np.int32)
-    for i, (r, c) in enumerate(centres, start=1):
-        out[(yy - r) ** 2 + (xx - c) ** 2 <= radius ** 2] = i
     return out
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nucgan import InputError, Layerer, gap_graph
-from nucgan_builtins.layerers.greedy import colour_in_order, peel_order
+from nucgan import Layerer, gap_graph
+from nucgan_builtins.layerers.greedy import best_of, check_attempts, colour_in_order, peel_order
 
 
 class ColoringLayerer(Layerer):
@@ -18,27 +18,17 @@ class ColoringLayerer(Layerer):
     """
 
     def __init__(self, attempts: int = 20) -> None:
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise InputError(f"coloring layerer: attempts must be an integer >= 1, got {attempts!r}")
-        self.attempts = attempts
+        self.attempts = check_attempts("coloring", attempts)
 
     def layer(self, labels: np.ndarray, channels: int = 4, gap: int = 2, seed: int | None = None) -> np.ndarray:
         graph = gap_graph(labels, gap)
         rng = np.random.default_rng(seed)
         n = len(graph)
+
+        def try_once(adj: list[list[int]], busy: np.ndarray) -> tuple[list[int], list[int]]:
+            order = peel_order(adj, channels, rng)[::-1]
+            return colour_in_order(adj, order, channels, rng.random(n).tolist(), kempe=True)
+
         colour = rng.integers(0, channels, size=n)  # isolated masks: any channel
-        busy = np.flatnonzero(graph.degrees() > 0)
-        if busy.size:
-            adj = graph.adjacency()
-            best: list[int] | None = None
-            for _ in range(self.attempts):
-                order = peel_order(adj, channels, rng)[::-1]
-                got, failed = colour_in_order(adj, order, channels, rng.random(n).tolist(), kempe=True)
-                if best is None or len(failed) < len(best):
-                    best = failed
-                    colour[busy] = np.asarray(got)[busy]
-                if not failed:
-                    break
-            if best:
-                raise graph.unplaced_error(best, channels, note=f"{self.attempts} randomised colourings tried")
-        return graph.paint(colour, channels)
+        return best_of(graph, colour, channels, self.attempts, try_once,
+                       note=f"{self.attempts} randomised colourings tried")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nucgan import InputError, Layerer, gap_graph
-from nucgan_builtins.layerers.greedy import colour_in_order
+from nucgan import Layerer, gap_graph
+from nucgan_builtins.layerers.greedy import best_of, check_attempts, colour_in_order
 
 
 class FirstFitLayerer(Layerer):
@@ -17,27 +17,16 @@ class FirstFitLayerer(Layerer):
     """
 
     def __init__(self, attempts: int = 100) -> None:
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise InputError(f"first-fit layerer: attempts must be an integer >= 1, got {attempts!r}")
-        self.attempts = attempts
+        self.attempts = check_attempts("first-fit", attempts)
 
     def layer(self, labels: np.ndarray, channels: int = 4, gap: int = 2, seed: int | None = None) -> np.ndarray:
         graph = gap_graph(labels, gap)
         rng = np.random.default_rng(seed)
+
+        def try_once(adj: list[list[int]], busy: np.ndarray) -> tuple[list[int], list[int]]:
+            return colour_in_order(adj, rng.permutation(busy).tolist(), channels, None, kempe=False)
+
         colour = np.zeros(len(graph), dtype=np.int64)  # an isolated mask always fits on the first channel
-        busy = np.flatnonzero(graph.degrees() > 0)
-        if busy.size:
-            adj = graph.adjacency()
-            best: list[int] | None = None
-            for _ in range(self.attempts):
-                order = rng.permutation(busy).tolist()
-                got, failed = colour_in_order(adj, order, channels, None, kempe=False)
-                if best is None or len(failed) < len(best):
-                    best = failed
-                    colour[busy] = np.asarray(got)[busy]
-                if not failed:
-                    break
-            if best:
-                raise graph.unplaced_error(best, channels, note=f"first-fit tried {self.attempts} random orders "
-                                           "(the 'coloring' method may still find a layering)")
-        return graph.paint(colour, channels)
+        return best_of(graph, colour, channels, self.attempts, try_once,
+                       note=f"first-fit tried {self.attempts} random orders (the 'coloring' method may still "
+                            "find a layering)")

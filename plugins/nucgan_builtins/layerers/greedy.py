@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import heapq
+from typing import Any, Callable
 
 import numpy as np
+
+from nucgan import InputError
 
 
 def peel_order(adj: list[list[int]], k: int, rng: np.random.Generator) -> list[int]:
@@ -95,3 +98,35 @@ def _kempe(adj: list[list[int]], colour: list[int], v: int, k: int) -> bool:
                 colour[v] = a
                 return True
     return False
+
+
+
+def check_attempts(method: str, attempts: object) -> int:
+    """``attempts`` as an int >= 1, or InputError naming the layering method."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise InputError(f"{method} layerer: attempts must be an integer >= 1, got {attempts!r}")
+    return attempts
+
+
+def best_of(graph: Any, colour: np.ndarray, channels: int, attempts: int,
+            try_once: Callable[[list[list[int]], np.ndarray], tuple[list[int], list[int]]], note: str) -> np.ndarray:
+    """Bool layers from the first of ``attempts`` colourings that places every mask.
+
+    ``colour`` holds the channels of isolated masks; ``try_once(adj, busy) -> (colours, failed)``
+    colours the masks with conflicts. If every attempt leaves masks without a channel, raise the
+    graph's error naming those of the attempt that failed fewest.
+    """
+    busy = np.flatnonzero(graph.degrees() > 0)
+    if busy.size:
+        adj = graph.adjacency()
+        best: list[int] | None = None
+        for _ in range(attempts):
+            got, failed = try_once(adj, busy)
+            if best is None or len(failed) < len(best):
+                best = failed
+                colour[busy] = np.asarray(got)[busy]
+            if not failed:
+                break
+        if best:
+            raise graph.unplaced_error(best, channels, note=note)
+    return graph.paint(colour, channels)

@@ -116,15 +116,15 @@ def main() -> None:
         seeds = iter(range(10 ** 9))
         report(f"nucgan.layer(method={method!r})",
                timed(lambda m=method: nucgan.layer(labels, seed=next(seeds), method=m), args.repeat))
-    report("  of which nucgan.gap_graph", timed(lambda: nucgan.gap_graph(labels, 2), args.repeat))
+    report("  of which nucgan.plugin_api.gap_graph", timed(lambda: nucgan.plugin_api.gap_graph(labels, 2), args.repeat))
     report("reference: paper's first-fit (dilate + test)", timed(lambda: paper_first_fit(labels), 5))
     report("reference: numpy neighbour search (graph only)", timed(lambda: numpy_neighbours(labels), 20))
-    assert numpy_neighbours(labels) == {tuple(int(v) for v in nucgan.gap_graph(labels, 2).ids[e])
-                                        for e in nucgan.gap_graph(labels, 2).edges}
+    assert numpy_neighbours(labels) == {tuple(int(v) for v in nucgan.plugin_api.gap_graph(labels, 2).ids[e])
+                                        for e in nucgan.plugin_api.gap_graph(labels, 2).edges}
 
     for title, radius, jitter in (("some touching", (12.0, 24.0), 6.0), ("dense, most touching", (18.0, 30.0), 8.0)):
         big = ellipse_grid(100, 4096, radius, jitter)
-        graph = nucgan.gap_graph(big, 2)
+        graph = nucgan.plugin_api.gap_graph(big, 2)
         print(f"\n{len(graph)} nuclei on 4096 x 4096 ({title}: {100 * (big > 0).mean():.0f} % foreground, "
               f"{len(graph.edges)} conflicting pairs)")
         for method in ("coloring", "first-fit"):
@@ -134,7 +134,7 @@ def main() -> None:
                        timed(lambda m=method: nucgan.layer(big, seed=next(seeds), method=m), 5), 1, "s ")
             except nucgan.LayeringError as exc:
                 print(f"  nucgan.layer(method={method!r}): {str(exc)[:110]}...")
-        report("  of which nucgan.gap_graph", timed(lambda: nucgan.gap_graph(big, 2), 3), 1, "s ")
+        report("  of which nucgan.plugin_api.gap_graph", timed(lambda: nucgan.plugin_api.gap_graph(big, 2), 3), 1, "s ")
 
 
 if __name__ == "__main__":

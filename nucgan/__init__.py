@@ -18,37 +18,41 @@ _LAZY = {
     "DatasetSpec": "nucgan.specs", "SamplerSpec": "nucgan.specs",
     "hookimpl": "nucgan.hookspecs",
     "Generator": "nucgan.interfaces", "Discriminator": "nucgan.interfaces", "Layerer": "nucgan.interfaces",
-    "Dataset": "nucgan.interfaces", "Sampler": "nucgan.interfaces", "check_tensor": "nucgan.interfaces",
+    "Dataset": "nucgan.interfaces", "Sampler": "nucgan.interfaces", "TrainableSampler": "nucgan.interfaces",
     "create_generator": "nucgan.registry", "create_discriminator": "nucgan.registry",
     "create_layerer": "nucgan.registry", "create_dataset": "nucgan.registry", "create_sampler": "nucgan.registry",
     "list_generators": "nucgan.registry", "list_discriminators": "nucgan.registry",
     "list_layerers": "nucgan.registry", "list_datasets": "nucgan.registry", "list_samplers": "nucgan.registry",
-    # models (activations, model info) -- issue 3
+    # models (activations, model info)
     "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
     "list_activations": "nucgan.activations",
     "ParameterCount": "nucgan.modelinfo", "count_parameters": "nucgan.modelinfo", "ModelReport": "nucgan.modelinfo",
     "describe_model": "nucgan.modelinfo", "reproduce_table1": "nucgan.modelinfo",
-    # data (layering, readers, normalisation, tiles) -- issue 4
+    # data (layering, readers, normalisation, tiles)
     "layer": "nucgan.layering", "unlayer": "nucgan.layering", "check_labels": "nucgan.layering",
-    "gap_graph": "nucgan.layering", "GapGraph": "nucgan.layering",
-    "read_image": "nucgan.io", "read_labels": "nucgan.io", "read_pair": "nucgan.io", "image_files": "nucgan.io",
+    "read_image": "nucgan.io", "read_labels": "nucgan.io", "read_pair": "nucgan.io",
     "write_tiff": "nucgan.io", "write_png": "nucgan.io",
     "Normalization": "nucgan.normalize",
-    "TilesDataset": "nucgan.tiles", "Source": "nucgan.tiles", "Region": "nucgan.regions",
-    # model files and zoo -- issue 8
+    "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "Region": "nucgan.regions",
+    # model files and zoo
     "save_generator": "nucgan.modelfile", "load_generator": "nucgan.modelfile", "ModelInfo": "nucgan.modelfile",
-    "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
-    # samplers and layouts -- issue 6
-    "read_label_image": "nucgan.shapes", "instance_shapes": "nucgan.shapes", "crop_to_content": "nucgan.shapes",
-    "largest_component": "nucgan.shapes", "shape_stats": "nucgan.shapes", "distribution_distance": "nucgan.shapes",
-    "nearest_real_iou": "nucgan.shapes", "sampler_report": "nucgan.shapes", "transform_shape": "nucgan.shapes",
-    "place": "nucgan.layout", "read_region": "nucgan.layout", "atomic_path": "nucgan.atomic",
+    "load": "nucgan.zoo.loading", "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
+    # samplers and layouts
+    "read_label_image": "nucgan.shapes", "instance_shapes": "nucgan.shapes", "shape_stats": "nucgan.shapes", "distribution_distance": "nucgan.shapes",
+    "nearest_real_iou": "nucgan.shapes", "sampler_report": "nucgan.shapes",
+    "place": "nucgan.layout", "read_region": "nucgan.layout",
     # training, generation, synthesis, evaluation
     "train": "nucgan.training", "TrainConfig": "nucgan.training",
     "generate": "nucgan.generation", "synthesise": "nucgan.synth", "SynthPlan": "nucgan.synth",
     "evaluate": "nucgan.quality.evaluate",
 }
 _SUBMODULES = {"plugins", "zoo"}
+#: old public name -> (new name, module); each works for one more release, with a DeprecationWarning
+_DEPRECATED = {"Source": ("TrainingPair", "nucgan.tiles"),
+               # helpers only plugins need moved to nucgan.plugin_api
+               **{name: (f"plugin_api.{name}", "nucgan.plugin_api") for name in (
+                   "check_tensor", "atomic_path", "transform_shape", "largest_component", "crop_to_content",
+                   "image_files", "gap_graph", "GapGraph")}}
 
 __all__ = ["__version__", *_LAZY]
 
@@ -60,6 +64,13 @@ def __getattr__(name: str) -> Any:
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"nucgan.{name}")
+    if name in _DEPRECATED:
+        import warnings
+
+        new, module = _DEPRECATED[name]
+        warnings.warn(f"nucgan.{name} is deprecated; use nucgan.{new} (removed in 0.3)", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(importlib.import_module(module), new.rpartition(".")[2])
     raise AttributeError(f"module 'nucgan' has no attribute {name!r}")
 
 
@@ -73,14 +84,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
                                PluginError, UnknownNameError)
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.modelfile import ModelInfo, load_generator, save_generator  # noqa: F401
-    from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
+    from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler, TrainableSampler,  # noqa: F401
                                    check_tensor)
     from nucgan.io import (image_files, read_image, read_labels, read_pair, write_png,  # noqa: F401
                            write_tiff)
     from nucgan.layering import GapGraph, check_labels, gap_graph, layer, unlayer  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401
     from nucgan.regions import Region  # noqa: F401
-    from nucgan.tiles import Source, TilesDataset  # noqa: F401
+    from nucgan.tiles import TilesDataset, TrainingPair  # noqa: F401
     from nucgan.modelinfo import (ModelReport, ParameterCount, count_parameters, describe_model,  # noqa: F401
                                   reproduce_table1)
     from nucgan.registry import (create_dataset, create_discriminator, create_generator,  # noqa: F401
@@ -89,8 +100,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.specs import (DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec,  # noqa: F401
                               SamplerSpec)
     from nucgan.zoo.errors import ZooError  # noqa: F401
-    from nucgan.zoo.loading import ZooModel, resolve_model  # noqa: F401
-    # samplers and layouts -- issue 6
+    from nucgan.zoo.loading import ZooModel, load, resolve_model  # noqa: F401
+    # samplers and layouts
     from nucgan.atomic import atomic_path  # noqa: F401
     from nucgan.layout import place, read_region  # noqa: F401
     from nucgan.shapes import (crop_to_content, distribution_distance, instance_shapes,  # noqa: F401

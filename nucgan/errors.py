@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class NucganError(Exception):
     """Base of every error caused by bad input, configuration or environment (not by a nucgan bug)."""
@@ -27,4 +29,17 @@ class InputError(NucganError, ValueError):
 
 
 class LayeringError(InputError):
-    """A label image cannot be layered as asked (too few channels, split instances)."""
+    """A label image cannot be layered as asked (too few channels, split instances).
+
+    ``unplaced``: ids of the masks no channel could take; ``disconnected``: ids of instances made of
+    several pieces. :meth:`named` prefixes the message with a file name and keeps both.
+    """
+
+    def __init__(self, message: str, *, unplaced: "Sequence[int]" = (), disconnected: "Sequence[int]" = ()) -> None:
+        super().__init__(message)
+        self.unplaced = [int(i) for i in unplaced]
+        self.disconnected = [int(i) for i in disconnected]
+
+    def named(self, what: str) -> "LayeringError":
+        """The same error, its message starting with ``what`` (the labels file it is about)."""
+        return LayeringError(f"{what}: {self}", unplaced=self.unplaced, disconnected=self.disconnected)

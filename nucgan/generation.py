@@ -74,8 +74,11 @@ def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
 
 def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True,
           tile: int | None = None, overlap: int | None = None, device: str | torch.device = "cpu",
-          progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+          progress: Callable[[int, int], None] | None = None, name: str | None = None) -> np.ndarray:
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
+
+    Every tile's output is checked (shape ``(1, 1, h, w)``, finite values); a generator that breaks
+    that, or raises, is reported as that plugin's failure (``name``: its registry name).
 
     The input is padded with background to the generator's size multiple; tiles of ``tile`` px
     overlap by ``overlap`` px and are blended with ramps that ignore each tile's outer margin. BatchNorm uses running statistics
@@ -110,7 +113,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
                     t = torch.from_numpy(patch).to(device=device, dtype=torch.float32).mul_(2).sub_(1)[None]
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
-                    pred = generator(t)[0, 0].float().cpu().numpy()
+                    pred = _checked_output(generator, t, name)
                     wy, wx = ramps_y[y], ramps_x[x]
                     hh, ww = min(th, h - y), min(tw, w - x)
                     if hh > 0 and ww > 0:
@@ -128,7 +131,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 
 
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
-             tile: int | None = None, overlap: int | None = None, output: str = "source", device: str = "cpu",
+             tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
@@ -142,15 +145,61 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
         raise InputError(f"samples must be >= 1, got {samples}")
     if output not in {"source", "float"}:
         raise InputError(f"output must be 'source' or 'float', got {output!r}")
+    from nucgan.devices import pick_device
+
+    device = pick_device(str(device))  # before the model loads: a bad device name is the user's mistake, not a crash
     zm = load_model(model)
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
-                    progress=progress) for i in range(samples)]
+                    progress=progress, name=zm.info.name) for i in range(samples)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
         return result
     return to_source(result, zm.input)
+
+
+def plugin_label(kind: str, name: str | None) -> str:
+    """``generator 'unet' (package nucgan 0.1.0)``: who to blame for a component's failure."""
+    from importlib import metadata
+
+    from nucgan.registry import resolve
+
+    if not name:
+        return f"the {kind}"
+    try:
+        package = resolve(f"{kind}s", name).package
+    except Exception:  # noqa: BLE001 - naming the culprit must not fail in turn
+        return f"{kind} {name!r}"
+    try:
+        version = metadata.version(package)
+    except metadata.PackageNotFoundError:
+        version = "(version unknown)"
+    return f"{kind} {name!r} (package {package} {version})"
+
+
+def _checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None) -> np.ndarray:
+    """The generator's (H, W) output for one tile, refusing a failure, a wrong shape or non-finite values."""
+    from nucgan.errors import NucganError, PluginError
+
+    try:
+        out = generator(x)
+    except NucganError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug is reported as that plugin's, not as ours
+        raise PluginError(f"{plugin_label('generator', name)} failed in forward on a {tuple(x.shape)} input: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    want = (x.shape[0], 1, *x.shape[-2:])
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise PluginError(f"{plugin_label('generator', name)} returned {got} for a {tuple(x.shape)} input; "
+                          f"expected {want} (one image channel, the input's size)")
+    pred = out[0, 0].float().cpu().numpy()
+    if not np.isfinite(pred).all():
+        bad = int((~np.isfinite(pred)).sum())
+        raise PluginError(f"{plugin_label('generator', name)} returned {bad} non-finite value(s) (NaN or inf) in a "
+                          f"{want[-2]} x {want[-1]} tile; nothing was written")
+    return pred
 
 
 def to_source(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:

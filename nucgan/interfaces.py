@@ -115,6 +115,13 @@ class Dataset(torch.utils.data.Dataset, ABC):
     - ``in_channels`` says how many conditioning channels it yields (4, or 5 with the merged channel).
     - Bad sources (unreadable files, shape mismatches, non-integer labels) are refused at construction
       with ``InputError`` naming the file, never half-way through training.
+    - ``settings()`` returns a JSON-able record of how samples are made (tile, channels, merged, gap,
+      layerer, ...); training stores it in the model file, and a zoo entry publishes it.
+    - ``normalizations`` lists each source's :class:`nucgan.normalize.Normalization`, in order;
+      generation maps model output back to intensities with the first (a dataset with none publishes
+      a model whose output stays in [-1, 1], which the zoo refuses).
+
+    Training calls exactly these: ``len``, ``[i]``, ``in_channels``, ``settings()``, ``normalizations``.
     """
 
     in_channels: int
@@ -126,6 +133,15 @@ class Dataset(torch.utils.data.Dataset, ABC):
     @abstractmethod
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample ``index`` as (conditioning, target)."""
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """A JSON-able record of how samples are made, stored with a model trained on them."""
+
+    @property
+    def normalizations(self) -> list[Any]:
+        """Each source's intensity normalisation (``nucgan.normalize.Normalization``), in order."""
+        return []
 
 
 class Sampler(ABC):
@@ -139,3 +155,20 @@ class Sampler(ABC):
     @abstractmethod
     def shapes(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         """``n`` random nucleus shapes."""
+
+
+class TrainableSampler(Sampler):
+    """A sampler that learns its shapes from real labels; ``nucgan train-masks --sampler NAME`` calls
+    :meth:`train` on the registered class.
+
+    Contract for ``train(labels, out, region=None, *, steps, seed, size, threads, on_step, command)``:
+    learn from the instances of the label image ``labels`` (inside ``region``), write the model to
+    ``out`` atomically, and return a JSON-able summary. ``on_step(step, loss_d, loss_g)`` reports
+    progress when given.
+    """
+
+    @staticmethod
+    @abstractmethod
+    def train(labels: Any, out: Any, region: str | None = None, *, steps: int = 3000, seed: int = 0,
+              size: int = 48, threads: int = 1, on_step: Any = None, command: str = "") -> dict[str, Any]:
+        """Train on ``labels`` and write the sampler's model to ``out``; returns its summary."""

@@ -55,6 +55,23 @@ def check_channels_gap(channels: Any, gap: Any) -> tuple[int, int]:
     return int(channels), int(gap)
 
 
+def check_gap_size(gap: int, shape: tuple[int, ...]) -> None:
+    """Refuse, before allocating, a gap far past the image: at gap >= its longer side every pair of masks
+    conflicts anyway, while the gap graph pads the image by ``gap`` per side ((h + 2 gap) x (w + 2 gap) px)
+    and scans (2 gap + 1)^2 offsets. Small overshoots on small images stay allowed (cheap and harmless)."""
+    if len(shape) != 2:
+        return
+    h, w = shape
+    side = max(h, w)
+    padded = (h + 2 * gap) * (w + 2 * gap)
+    if side and gap >= side and padded > _MAX_PADDED:
+        raise InputError(f"gap {gap} is not smaller than the {h} x {w} image's longer side ({side} px) and would "
+                         f"need a {h + 2 * gap} x {w + 2 * gap} px working copy; the limit is gap <= {side - 1}")
+
+
+_MAX_PADDED = 1 << 24  # px of the padded gap-graph copy tolerated for a gap past the image side
+
+
 def _list_ids(ids: Any) -> str:
     ids = [int(i) for i in ids]
     shown = ", ".join(map(str, ids[:_LISTED]))
@@ -213,6 +230,7 @@ def gap_graph(labels: Any, gap: int = 2, what: str = "labels") -> GapGraph:
     """The exact conflict graph of ``labels``; raises LayeringError for instances in disconnected pieces."""
     arr = check_labels(labels, what)
     _, gap = check_channels_gap(1, gap)
+    check_gap_size(gap, arr.shape)
     work, renumbered = _working(arr)
     values, suspects, boxes = _scan(work)
     ids = renumbered[values] if renumbered is not None else values
@@ -329,6 +347,7 @@ def layer(labels: Any, channels: int = 4, gap: int = 2, merged: bool = False, se
 
     arr = check_labels(labels)
     channels, gap = check_channels_gap(channels, gap)
+    check_gap_size(gap, arr.shape)
     layerer = method if isinstance(method, Layerer) else create_layerer(method)
     layers = layerer.layer(arr, channels=channels, gap=gap, seed=seed)
     _check_output(layers, arr, channels, method if isinstance(method, str) else type(method).__name__)

@@ -128,6 +128,7 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
                          f"cannot keep a gap")
     inside = _region(region, (h, w))
     n = _count(nuclei, density, int(inside.sum()), region is not None)
+    check_capacity(n, h, w, int(gap), float(overlap), int(inside.sum()))
     rng = np.random.default_rng(seed)
     canvas = _Canvas(inside, int(gap), float(overlap), rng)
     shapes = _draw(sampler, n, rng)
@@ -148,6 +149,29 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
         raise InputError(f"placed {n - missing} of {_masks(n)} on the {h} x {w} {where} with {rule}; {missing} more "
                          f"did not fit after {used} replacement shapes; {_advice(density, overlap)}")
     return canvas.labels
+
+
+def capacity(h: int, w: int, gap: int, overlap: float, free: int | None = None) -> int:
+    """An upper bound on how many masks fit on an h x w canvas (``free`` px usable), whatever their shapes.
+
+    Gap mode: masks keep more than ``gap`` px apart (chessboard), so no two of their top-left pixels share a
+    (gap + 1)^2 cell; overlap mode: every mask keeps at least one pixel of its own.
+    """
+    free = h * w if free is None else int(free)
+    if overlap > 0 or gap == 0:
+        return free
+    step = gap + 1
+    return min(free, -(-h // step) * -(-w // step))
+
+
+def check_capacity(n: int, h: int, w: int, gap: int, overlap: float, free: int | None = None) -> None:
+    """Refuse, before drawing any shape, a count that cannot fit on the canvas."""
+    limit = capacity(h, w, gap, overlap, free)
+    if n > limit:
+        rule = f"overlap {overlap}" if overlap > 0 else f"gap {gap}"
+        raise InputError(f"{_masks(n)} cannot fit on a {h} x {w} canvas with {rule}: at most {limit} masks fit "
+                         f"(even of 1 px each); ask for fewer nuclei or a lower density, a smaller gap, "
+                         f"or a larger canvas")
 
 
 def _advice(density: float | None, overlap: float) -> str:

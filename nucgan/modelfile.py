@@ -20,20 +20,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from nucgan.errors import InputError, UnknownNameError
-from nucgan.zoo.fsutil import atomic_target, sha256_file
+from nucgan.safetensors_meta import check_shapes, load_tensors, read_header, read_metadata, save_tensors
+from nucgan.zoo.fsutil import sha256_file
 
 if TYPE_CHECKING:
-    import torch
-
     from nucgan.interfaces import Generator
 
 FORMAT = "generator/1"
 RUN_WEIGHTS = "generator.safetensors"  # the weights file inside a training run directory
-_MAX_HEADER = 100 * 1024 * 1024
-_SHOWN = 4
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,6 @@ def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name
     them back to the model's float32.
     """
     import torch
-    from safetensors.torch import save_file
 
     from nucgan import __version__
     from nucgan.interfaces import Generator
@@ -86,8 +82,7 @@ def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name
         if tensor.is_floating_point():
             tensor = tensor.to(torch.float16 if half else torch.float32)
         tensors[key] = tensor.contiguous().clone()  # clone: safetensors refuses shared storage
-    with atomic_target(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    save_tensors(path, tensors, metadata)
     return sha256_file(path)
 
 
@@ -100,21 +95,19 @@ def load_generator(path: str | os.PathLike[str], device: str = "cpu") -> tuple["
     costs no memory: real memory is allocated only for an architecture the file's weights fit.
     """
     import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     info = read_info(path, with_sha256=True)
     path = Path(path)
-    shapes = _shapes(_read_header(path), path)
+    shapes = read_header(path).shapes
     with torch.device("meta"):
         skeleton = _build(info, path)
-    check_weights(skeleton.state_dict(), shapes, f"{path}: weights do not fit generator {info.name!r}")
+    check_shapes(skeleton.state_dict(), shapes, f"{path}: weights do not fit generator {info.name!r}")
     del skeleton
     generator = _build(info, path)
+    tensors = load_tensors(path, device="cpu")
     try:
-        tensors = load_file(str(path), device="cpu")
         generator.load_state_dict(tensors, strict=True)  # copies cast float16 back to the model's dtype
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: unreadable safetensors file ({' '.join(str(exc).split())})") from None
     return generator.to(device).eval(), info
 
@@ -135,45 +128,13 @@ def _build(info: ModelInfo, path: Path) -> "Generator":
                          f"{reason}") from None
 
 
-def _shapes(header: dict[str, Any], path: Path) -> dict[str, tuple[int, ...]]:
-    """Each tensor's shape as the safetensors header states it (no tensor data is read)."""
-    shapes = {}
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                                  for n in shape):
-            raise InputError(f"{path}: not a safetensors file (tensor {key!r} has no valid shape)")
-        shapes[key] = tuple(shape)
-    return shapes
-
-
-def check_weights(expected: Mapping[str, "torch.Tensor | tuple[int, ...]"],
-                  found: Mapping[str, "torch.Tensor | tuple[int, ...]"], what: str) -> None:
-    """Raise InputError unless ``found`` has exactly the keys and shapes of ``expected`` (tensors or shapes)."""
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    shapes = [f"{k} {_dims(found[k])} vs {_dims(v)}" for k, v in expected.items()
-              if k in found and _dims(found[k]) != _dims(v)]
-    problems = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", shapes)):
-        if items:
-            more = f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
-            problems.append(f"{len(items)} {label}: {', '.join(items[:_SHOWN])}{more}")
-    if problems:
-        raise InputError(f"{what}: {'; '.join(problems)}")
-
-
-def _dims(value: "torch.Tensor | tuple[int, ...]") -> tuple[int, ...]:
-    """A tensor's shape, or a shape as is, as a tuple."""
-    return tuple(value.shape) if hasattr(value, "shape") else tuple(value)
+check_weights = check_shapes  # public name kept: see nucgan.safetensors_meta.check_shapes
 
 
 def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelInfo:
     """Read a generator file's metadata without building the model (cheap; no tensor is loaded)."""
     path = Path(path)
-    metadata = _read_metadata(path)
+    metadata = read_metadata(path)
     fmt = metadata.get("nucgan.format")
     if fmt is None:
         raise InputError(f"{path}: a safetensors file without nucgan metadata: it does not say which generator "
@@ -192,66 +153,6 @@ def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelI
         sha256=sha256_file(path) if with_sha256 else "", dtype=metadata.get("nucgan.dtype", "float32"),
         nucgan_version=metadata.get("nucgan.version", ""),
     )
-
-
-def _read_metadata(path: Path) -> dict[str, str]:
-    """The string metadata of a safetensors file (``__metadata__`` of its checked header)."""
-    return _read_header(path).get("__metadata__") or {}
-
-
-def _read_header(path: Path) -> dict[str, Any]:
-    """Parse and sanity-check a safetensors header ourselves, so every failure gets a clear message."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(9)  # 8-byte header length, then the header's "{"
-            _refuse_other_formats(path, head)
-            head = head[:8]
-            fh.seek(8)
-            length = int.from_bytes(head, "little")
-            if length < 2 or length > _MAX_HEADER:
-                raise InputError(f"{path}: not a safetensors file (implausible header length {length})")
-            if length > size - 8:
-                raise InputError(f"{path}: truncated or not a safetensors file: {size} bytes on disk, "
-                                 f"its header alone should take {8 + length}")
-            raw = fh.read(length)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a .safetensors file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply, an integer too long
-        raise InputError(f"{path}: not a safetensors file (its header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise InputError(f"{path}: not a safetensors file (its header is not a JSON object)")
-    end = 0
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        try:
-            end = max(end, int(entry["data_offsets"][1]))
-        except (TypeError, KeyError, IndexError, ValueError, OverflowError):  # OverflowError: Infinity
-            raise InputError(f"{path}: not a safetensors file (tensor {key!r} has no valid data offsets)") from None
-    if 8 + length + end > size:
-        raise InputError(f"{path}: truncated: {size} bytes on disk, its header describes {8 + length + end}")
-    if not isinstance(header.get("__metadata__") or {}, dict):
-        raise InputError(f"{path}: not a safetensors file (metadata is not an object)")
-    return header
-
-
-def _refuse_other_formats(path: Path, head: bytes) -> None:
-    if len(head) < 8:
-        raise InputError(f"{path}: not a safetensors file (only {len(head)} bytes)")
-    # a safetensors header length may itself start with 0x80: only a file without the header's "{" is a pickle
-    if head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[8:9] != b"{"):
-        raise InputError(f"{path}: looks like a PyTorch pickle (torch.save); nucgan never loads pickles because "
-                         f"loading one can run arbitrary code: re-save the weights with "
-                         f"nucgan.modelfile.save_generator")
-    if head.startswith(b"\x89HDF"):
-        raise InputError(f"{path}: an HDF5 (Keras) file; nucgan loads only safetensors generator files")
 
 
 def _dumps(value: Any, path: Path, what: str) -> str:

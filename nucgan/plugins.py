@@ -1,5 +1,8 @@
 """The plugin host: discovers entry points of group ``nucgan``, reports broken plugins, builds the registry.
 
+The built-ins (``nucgan_builtins.hooks``) are registered by import, exactly once, whether or not the
+installed metadata declares their entry point, so a bare source tree on PYTHONPATH works too.
+
 Nothing here runs at ``import nucgan``; the registry is built on first use and cached.
 """
 
@@ -16,11 +19,14 @@ from typing import Any, Iterator
 import pluggy
 
 from nucgan import hookspecs
+from nucgan._version import __version__
 from nucgan.errors import PluginError
 from nucgan.specs import SPEC_TYPES, Spec
 
 GROUP = "nucgan"
 BUILTIN_DIST = "nucgan"
+BUILTIN_NAME = "builtins"
+BUILTIN_MODULE = "nucgan_builtins.hooks"  # also declared as entry point ``builtins`` in pyproject.toml
 KINDS = {hook[len("register_"):]: cls for hook, cls in SPEC_TYPES.items()}  # "generators" -> GeneratorSpec
 
 
@@ -114,8 +120,17 @@ class _Host:
         candidates: list[tuple[PluginInfo, Any]] = []
 
         eps = sorted(md.entry_points(group=GROUP), key=lambda ep: (_dist_name(ep) != BUILTIN_DIST, ep.name))
+        # The built-ins load by import, so a source tree on PYTHONPATH (no installed metadata) has them too;
+        # their entry point, when installed, only supplies the version and is not registered a second time.
+        builtin_ep = next((ep for ep in eps if ep.value == BUILTIN_MODULE), None)
+        version = (_dist_version(builtin_ep) if builtin_ep is not None else "") or __version__
+        builtin = PluginInfo(BUILTIN_NAME, BUILTIN_DIST, version, builtin=True)
+        infos.append(builtin)
+        candidates.append((builtin, md.EntryPoint(name=BUILTIN_NAME, value=BUILTIN_MODULE, group=GROUP)))
         seen: set[tuple[str, str]] = set()
         for ep in eps:
+            if ep.value == BUILTIN_MODULE:  # registered above, by import
+                continue
             dist = _dist_name(ep)
             if (dist, ep.name) in seen:  # the same distribution found twice on sys.path
                 continue

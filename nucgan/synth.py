@@ -15,6 +15,9 @@ from nucgan.errors import InputError
 #: the shipped zoo's best model by `nucgan evaluate` on the DSB test half (docs/results.md); `synth`'s default
 DEFAULT_MODEL = "dsb2018-1x-k3"
 FORMATS = ("stardist", "cellpose", "plain")
+#: the largest image side synth accepts; memory grows as side^2 (labels, image, layers, working copies)
+MAX_SIDE = 32768
+BYTES_PER_PIXEL = 48  # rough peak: int32 labels + float32 image + bool layers + layout/generation buffers
 
 
 @dataclass
@@ -40,10 +43,25 @@ class SynthPlan:
             raise InputError(f"--count must be >= 1, got {self.count}")
         if min(self.size) < 16:
             raise InputError(f"--size must be at least 16 px, got {self.size}")
+        if max(self.size) > MAX_SIDE:
+            h, w = self.size
+            need = h * w * BYTES_PER_PIXEL / 2**30
+            raise InputError(f"--size {h} x {w} needs about {need:.1f} GiB ({BYTES_PER_PIXEL} bytes per px); "
+                             f"the limit is {MAX_SIDE} px per side")
+        if self.nuclei is not None and self.nuclei < 1:
+            raise InputError(f"--nuclei must be >= 1, got {self.nuclei}")
+        if self.density is not None and not (np.isfinite(self.density) and self.density > 0):
+            raise InputError(f"--density must be a positive number of nuclei per 512 x 512 px, got {self.density}")
         if (self.nuclei is None) == (self.density is None):
             raise InputError("give exactly one of --nuclei (per image) or --density (per 512 x 512)")
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        if self.region is None:
+            from nucgan.layout import DENSITY_AREA, check_capacity
+
+            h, w = self.size
+            n = self.nuclei if self.nuclei is not None else int(round(self.density * h * w / DENSITY_AREA))
+            check_capacity(n, h, w, 0 if self.overlap else self.gap, self.overlap)
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
             raise InputError(f"--shard {i}/{n}: expected i/n with 0 <= i < n")

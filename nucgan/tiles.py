@@ -31,7 +31,7 @@ VIEWS: dict[str, tuple[tuple[int, bool], ...]] = {
 
 
 @dataclass(frozen=True, eq=False)
-class Source:
+class TrainingPair:
     """One training pair: a 2-D image and its instance labels; ``name`` (the image file) and ``labels_name``
     (the labels file, default ``name``) say where they came from in messages."""
 
@@ -89,7 +89,7 @@ class TilesDataset(Dataset):
     normalised per source by :class:`Normalization` (percentiles measured inside the region only).
     """
 
-    def __init__(self, sources: Sequence[Source], *, tile: int = 128, stride: int = 4, region: Any = None,
+    def __init__(self, sources: Sequence[TrainingPair], *, tile: int = 128, stride: int = 4, region: Any = None,
                  randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
                  layerer: str = DEFAULT_METHOD, seed: int | None = 0,
                  percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
@@ -116,7 +116,7 @@ class TilesDataset(Dataset):
         self._per_tile = self.randomize * len(self._views)
 
     # -- construction ---------------------------------------------------------------------------------
-    def _prepare(self, k: int, source: Source) -> _Prepared:
+    def _prepare(self, k: int, source: TrainingPair) -> _Prepared:
         name = source.name
         image = np.asarray(source.image)
         if image.ndim != 2 or image.dtype.kind not in "biuf" or image.size == 0:
@@ -138,9 +138,7 @@ class TilesDataset(Dataset):
             try:
                 layers = layer(crop, channels=self.channels, gap=self.gap, seed=seed, method=self.layerer)
             except LayeringError as exc:
-                named = LayeringError(f"{labels_name}: {exc}")
-                named.__dict__.update(exc.__dict__)  # keeps .unplaced / .disconnected
-                raise named from None
+                raise exc.named(labels_name) from None
             maps[r] = 0
             for c in range(self.channels):
                 maps[r][layers[c]] = c + 1
@@ -222,4 +220,14 @@ class TilesDataset(Dataset):
                 f"{len(self._views)} views = {len(self)} samples, in_channels={self.in_channels})")
 
 
-__all__ = ["TilesDataset", "Source", "Region", "VIEWS", "clip_to_region"]
+def __getattr__(name: str) -> Any:
+    if name == "Source":  # renamed in 0.2: zoo sources are the other "Source"
+        import warnings
+
+        warnings.warn("nucgan.tiles.Source is deprecated; use nucgan.TrainingPair (removed in 0.3)",
+                      DeprecationWarning, stacklevel=2)
+        return TrainingPair
+    raise AttributeError(f"module 'nucgan.tiles' has no attribute {name!r}")
+
+
+__all__ = ["TilesDataset", "TrainingPair", "Region", "VIEWS", "clip_to_region"]

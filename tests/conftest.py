@@ -12,12 +12,8 @@ import pytest
 
 from nucgan import plugins
 
-_CANDIDATES = [
-    os.environ.get("NUCGAN_TEST_DATA", ""),
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018",  # ../shared beside the checkout
-    "/work/shared/data/dsb2018",
-]
-DATA = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "labels.tif").exists()), Path(_CANDIDATES[1]))
+#: The real DSB 2018 crop shipped with the tests (tests/data/dsb2018); NUCGAN_TEST_DATA overrides it.
+DATA = Path(os.environ.get("NUCGAN_TEST_DATA") or Path(__file__).resolve().parent / "data" / "dsb2018")
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +28,8 @@ def _clean_registry(monkeypatch):
 
 @pytest.fixture
 def dsb_dir() -> Path:
-    """The real DSB 2018 crop (image.tif, labels.tif)."""
-    if not (DATA / "labels.tif").exists():
-        pytest.skip(f"real data not found at {DATA}")
+    """The real DSB 2018 crop (image.tif, labels.tif), shipped in tests/data/dsb2018."""
+    assert (DATA / "labels.tif").exists(), f"test data missing: {DATA} (set NUCGAN_TEST_DATA or restore tests/data)"
     return DATA
 
 

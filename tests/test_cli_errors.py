@@ -149,6 +149,11 @@ ERRORS = [
     (["synth", "-o", "out/s", "--shard", "3"], "--shard '3'"),
     (["synth", "-o", "out/s", "--format", "foo"], "--format must be one of"),
     (["synth", "-o", "out/s", "--count", "0"], "--count must be >= 1"),
+    (["synth", "-o", "out/s", "--count", "1", "--size", "128", "--density", "1e9"], "at most 1849 masks fit"),
+    (["synth", "-o", "out/s", "--size", "100000"], "the limit is 32768 px per side"),
+    (["synth", "-o", "out/s", "--nuclei", "0"], "--nuclei must be >= 1, got 0"),
+    (["synth", "-o", "out/s", "--density", "0"], "--density must be a positive number"),
+    (["layer", "lab.tif", "-o", "out/l.tif", "--gap", "100000"], "the limit is gap <= 63"),
     pytest.param(["synth", "-o", "out/s", "--model", "zebrafish-3x-k8", "--count", "1", "--size", "64"],
                  "did you mean 'zebrafish-3x-k7'", id="synth-model"),
     pytest.param(["synth", "-o", "out/s", "--model", "tiny.safetensors", "--sampler", "elipse", "--count", "1",
@@ -235,3 +240,25 @@ def test_zoo_entry_with_unencodable_text(work: Path, monkeypatch: pytest.MonkeyP
     assert "internal error" not in err, err
     check_error((code, out, err), "odd-1")
     assert "description: not valid Unicode text" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["synth", "--count", "1", "--size", "128", "--density", "1e9", "-o", "out/s"],
+    ["synth", "--size", "100000", "-o", "out/s"],
+    ["synth", "--nuclei", "0", "-o", "out/s"],
+    ["layer", "lab.tif", "--gap", "100000", "-o", "out/l.tif"],
+], ids=["density-1e9", "size-100000", "nuclei-0", "gap-100000"])
+def test_huge_requests_refused_fast(work: Path, args: list[str]) -> None:
+    """Requests that cannot fit are refused up front: exit 2, one error line, nothing written, well under 2 s."""
+    import time
+
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    started = time.perf_counter()
+    bad = subprocess.run([sys.executable, "-c", "import sys; from nucgan.cli import main; sys.argv[0] = 'nucgan'; "
+                          "main()", *args], cwd=work, capture_output=True, text=True, timeout=60, env=env)
+    # the refusal itself must be quick; allow for interpreter + import start-up on a loaded machine
+    assert time.perf_counter() - started < 30
+    assert bad.returncode == 2, bad.stderr
+    lines = bad.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), bad.stderr
+    assert not (work / "out").exists()

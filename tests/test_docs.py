@@ -99,14 +99,7 @@ def _help_commands() -> list[tuple[str, ...]]:
     return sorted(found)
 
 
-_EATEN = pytest.mark.xfail(strict=True, reason=(
-    "rich_markup_mode='rich' (nucgan/cli/app.py) reads bracketed defaults in help strings "
-    "(nucgan/cli/train.py, synth.py) as rich markup tags and drops them from --help"))
-_MARKUP_BROKEN: set[tuple[str, ...]] = set()  # fixed: rich_markup_mode=None
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=[_EATEN] if p in _MARKUP_BROKEN else [])
-                                  for p in _help_commands()], ids=lambda p: " ".join(p))
+@pytest.mark.parametrize("path", _help_commands(), ids=lambda p: " ".join(p))
 def test_help_shows_bracketed_notes(path: tuple[str, ...]) -> None:
     """A note such as ``[chain3]`` in an option's help is visible in ``--help``, not eaten as rich markup."""
     import typer.main

@@ -32,13 +32,9 @@ def model_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def labels():
-    from tests.conftest import DATA
-
-    if not (DATA / "labels.tif").exists():
-        pytest.skip("real data not found")
-    return tifffile.imread(DATA / "labels.tif")
+@pytest.fixture
+def labels(dsb_dir):
+    return tifffile.imread(dsb_dir / "labels.tif")
 
 
 def test_tiled_equals_whole_image_up_to_small_border_effects(model_file, labels):

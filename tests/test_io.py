@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from nucgan import InputError, image_files, read_image, read_labels, read_pair, write_png, write_tiff
+from nucgan import InputError, read_image, read_labels, read_pair, write_png, write_tiff
+from nucgan.plugin_api import image_files
 
 
 def labels_2d() -> np.ndarray:

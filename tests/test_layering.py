@@ -13,7 +13,8 @@ from scipy import ndimage as ndi
 from skimage.measure import label as label_pieces
 
 import nucgan
-from nucgan import InputError, Layerer, LayeringError, gap_graph, layer, unlayer
+from nucgan import InputError, Layerer, LayeringError, layer, unlayer
+from nucgan.plugin_api import gap_graph
 
 PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -150,8 +151,11 @@ def test_same_seed_same_layering_other_seeds_vary(labels: np.ndarray, method: st
     assert np.array_equal(first, layer(labels, channels=channels, seed=seed, method=method))
     others = {layer(labels, channels=channels, seed=seed + k + 1, method=method).tobytes() for k in range(16)}
     n = len(instances(labels))
-    can_vary = n >= 1 if method == "coloring" else bool(gap_graph(labels, 2).edges.size)
-    assert (len(others | {first.tobytes()}) > 1) == can_vary
+    varied = len(others | {first.tobytes()}) > 1
+    if method == "coloring":
+        assert varied == (n >= 1)
+    else:  # first-fit keeps the fewest-channel layering; where that one is unique (e.g. a path 1-3-2), no seed varies it
+        assert varied <= bool(gap_graph(labels, 2).edges.size)
 
 
 @PROPS

@@ -205,3 +205,42 @@ def test_plugins_cli_reports_failures_as_json(fake_plugins, monkeypatch):
     assert "missing dependency foo" in rows["brokenplug"]["error"]
     assert rows["builtins"]["status"] == "active"
     warnings.simplefilter("default")
+
+
+def test_builtins_load_without_installed_metadata():
+    """A source tree on PYTHONPATH with no entry points visible still has the built-ins, listed once."""
+    from pathlib import Path
+
+    root = Path(nucgan.__file__).resolve().parents[1]
+    code = (
+        "import importlib.metadata as md, json\n"
+        "md.entry_points = lambda **kw: md.EntryPoints(())\n"  # no installed metadata at all
+        "import nucgan\n"
+        "from nucgan import plugins\n"
+        "g = nucgan.create_generator('unet', in_channels=5, filters=4, levels=2, kernel_size=3)\n"
+        "names = [p.name for p in nucgan.list_generators()]\n"
+        "infos = [(i.name, i.package, i.builtin, i.status, bool(i.version)) for i in plugins.plugin_infos()]\n"
+        "print(json.dumps([type(g).__module__, names, infos]))\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": f"{root}{__import__('os').pathsep}{root / 'plugins'}"}
+    env.pop("NUCGAN_LOAD_PLUGINS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env)
+    assert out.returncode == 0, out.stderr
+    module, names, infos = json.loads(out.stdout.strip().splitlines()[-1])
+    assert module.startswith("nucgan_builtins")
+    assert "unet" in names and len(names) == len(set(names))
+    assert infos == [["builtins", "nucgan", True, "active", True]]
+
+
+def test_builtins_with_their_entry_point_are_registered_once():
+    """The installed entry point and the import of nucgan_builtins.hooks give one plugin, not two."""
+    from importlib.metadata import entry_points
+
+    assert any(ep.value == plugins.BUILTIN_MODULE for ep in entry_points(group=plugins.GROUP))
+    builtins = [i for i in plugins.plugin_infos() if i.builtin]
+    assert [(i.name, i.package, i.status) for i in builtins] == [("builtins", "nucgan", "active")]
+    names = [p.name for p in nucgan.list_generators()]
+    assert "unet" in names and len(names) == len(set(names))
+    assert nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3) is not None
+    samplers = [p.name for p in nucgan.list_samplers()]
+    assert samplers.count("ellipse") == 1

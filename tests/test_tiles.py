@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from skimage.measure import label as pieces
 
 import nucgan
-from nucgan import InputError, LayeringError, Normalization, Region, Source, TilesDataset, create_dataset, unlayer
+from nucgan import InputError, LayeringError, Normalization, Region, TrainingPair, TilesDataset, create_dataset, unlayer
 from nucgan.tiles import VIEWS, clip_to_region
 
 
@@ -38,12 +38,12 @@ def undo_view(x: torch.Tensor, view: tuple[int, bool]) -> np.ndarray:
 
 
 @pytest.fixture
-def two_sources() -> list[Source]:
-    return [Source("a.tif", *synthetic(72, 90, 14, 0), labels_name="a_labels.tif"),
-            Source("b.tif", *synthetic(64, 64, 10, 1))]
+def two_sources() -> list[TrainingPair]:
+    return [TrainingPair("a.tif", *synthetic(72, 90, 14, 0), labels_name="a_labels.tif"),
+            TrainingPair("b.tif", *synthetic(64, 64, 10, 1))]
 
 
-def test_length_is_tiles_times_layerings_times_views(two_sources: list[Source]) -> None:
+def test_length_is_tiles_times_layerings_times_views(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=3, views="paper5", merged=True, seed=1)
     tiles = ((72 - 32) // 8 + 1) * ((90 - 32) // 8 + 1) + ((64 - 32) // 8 + 1) ** 2
     assert ds.tiles == tiles and len(ds) == tiles * 3 * 5 and ds.in_channels == 5
@@ -51,7 +51,7 @@ def test_length_is_tiles_times_layerings_times_views(two_sources: list[Source]) 
     assert len(TilesDataset(two_sources, tile=32, stride=8, randomize=1, views="none")) == tiles
 
 
-def test_samples_match_the_sources(two_sources: list[Source]) -> None:
+def test_samples_match_the_sources(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=3, views="d4", merged=True, seed=1)
     rng = np.random.default_rng(0)
     for i in rng.choice(len(ds), 60, replace=False).tolist() + [0, len(ds) - 1]:
@@ -71,7 +71,7 @@ def test_samples_match_the_sources(two_sources: list[Source]) -> None:
         assert np.allclose(t[0], norm.forward(src.image[y:y + 32, x:x + 32]))
 
 
-def test_views_are_the_symmetries_of_one_tile(two_sources: list[Source]) -> None:
+def test_views_are_the_symmetries_of_one_tile(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=16, randomize=2, views="d4", seed=3)
     per_tile = 2 * 8
     base = 5 * per_tile + 8  # tile 5, layering 1, identity view
@@ -86,7 +86,7 @@ def test_views_are_the_symmetries_of_one_tile(two_sources: list[Source]) -> None
     assert VIEWS["paper5"] == ((0, False), (0, True), (1, False), (2, False), (3, False))
 
 
-def test_layerings_differ_but_keep_the_partition(two_sources: list[Source]) -> None:
+def test_layerings_differ_but_keep_the_partition(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources[:1], tile=72, stride=1, randomize=4, views="none", seed=5)
     maps = [ds[r][0].numpy() > 0 for r in range(4)]  # the one 72 x 72 tile, four layerings
     assert len({m.tobytes() for m in maps}) > 1
@@ -98,7 +98,7 @@ def test_layerings_differ_but_keep_the_partition(two_sources: list[Source]) -> N
     assert any(not torch.equal(other[i][0], ds[i][0]) for i in range(4))
 
 
-def test_samples_are_copies(two_sources: list[Source]) -> None:
+def test_samples_are_copies(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources[:1], tile=72, stride=1, randomize=1, views="none")
     cond, target = ds[0]
     target += 5
@@ -106,7 +106,7 @@ def test_samples_are_copies(two_sources: list[Source]) -> None:
     assert ds[0][1].abs().max() <= 1 and ds[0][0].abs().max() <= 1
 
 
-def test_index_protocol(two_sources: list[Source]) -> None:
+def test_index_protocol(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=1, views="none")
     assert torch.equal(ds[-1][1], ds[len(ds) - 1][1])
     with pytest.raises(IndexError):
@@ -116,10 +116,10 @@ def test_index_protocol(two_sources: list[Source]) -> None:
     assert batch[0].shape == (4, 4, 32, 32)
 
 
-def test_memory_does_not_grow_with_samples(two_sources: list[Source]) -> None:
+def test_memory_does_not_grow_with_samples(two_sources: list[TrainingPair]) -> None:
     image, labels = synthetic(300, 300, 120, 4)
     tracemalloc.start()
-    ds = TilesDataset([Source("big.tif", image, labels)], tile=64, stride=2, randomize=6, views="d4")
+    ds = TilesDataset([TrainingPair("big.tif", image, labels)], tile=64, stride=2, randomize=6, views="d4")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(ds) == 119 * 119 * 6 * 8  # 680k samples of 5 x 64 x 64 floats: 45 GB if materialised
@@ -147,7 +147,7 @@ def test_tiles_stay_inside_the_region_and_nothing_outside_is_read() -> None:
     image, labels = synthetic(80, 80, 18, 2)
     image[40:] = 60000  # outside the region: would shift the percentiles if it were read
     labels[60:70, 5:10], labels[75:78, 5:10] = 999, 999  # a split instance outside the region: no error
-    ds = TilesDataset([Source("s.tif", image, labels)], tile=16, stride=3, region="0:40,:", randomize=2,
+    ds = TilesDataset([TrainingPair("s.tif", image, labels)], tile=16, stride=3, region="0:40,:", randomize=2,
                       views="none")
     assert ds.normalizations[0].high < 60000
     for i in range(len(ds)):
@@ -168,7 +168,7 @@ def test_nuclei_cut_by_the_region_keep_their_inside_part() -> None:
     assert np.array_equal(top != 0, labels[:10] != 0) and np.array_equal(crop != 0, labels[10:] != 0)
     assert len(np.unique(crop[crop != 0])) == 3  # 3, and the two arms of 4
     image = (labels > 0) * 500 + np.arange(400).reshape(20, 20)
-    ds = TilesDataset([Source("u.tif", image, labels)], tile=8, stride=2, region="10:,:", randomize=1,
+    ds = TilesDataset([TrainingPair("u.tif", image, labels)], tile=8, stride=2, region="10:,:", randomize=1,
                       views="none")
     assert ds.settings()["sources"][0]["cut_instances"] == 2
 
@@ -186,7 +186,7 @@ def test_official_split_of_the_real_image(dsb_dir: Path) -> None:
 
 
 # -- settings and refusals ---------------------------------------------------------------------------------
-def test_settings_are_json_and_rebuild_the_normalisation(two_sources: list[Source]) -> None:
+def test_settings_are_json_and_rebuild_the_normalisation(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=2, views="paper5", merged=True, gap=1, seed=9,
                       region="train")
     data = json.loads(json.dumps(ds.settings()))
@@ -205,7 +205,7 @@ def test_settings_are_json_and_rebuild_the_normalisation(two_sources: list[Sourc
     ({"gap": 0}, "gap must be"),
     ({"region": "0:10,0:10"}, "smaller than one"),
 ])
-def test_bad_settings_are_refused(two_sources: list[Source], kwargs: dict, words: str) -> None:
+def test_bad_settings_are_refused(two_sources: list[TrainingPair], kwargs: dict, words: str) -> None:
     with pytest.raises(InputError, match=words):
         TilesDataset(two_sources, **{"tile": 32, **kwargs})
 
@@ -213,16 +213,16 @@ def test_bad_settings_are_refused(two_sources: list[Source], kwargs: dict, words
 def test_bad_sources_name_the_file() -> None:
     image, labels = synthetic()
     with pytest.raises(InputError, match="lab.tif: labels are 72 x 89 but the image img.tif is 72 x 90"):
-        TilesDataset([Source("img.tif", image, labels[:, :89], labels_name="lab.tif")], tile=16)
+        TilesDataset([TrainingPair("img.tif", image, labels[:, :89], labels_name="lab.tif")], tile=16)
     split = labels.copy()
     split[0:2, 0:2], split[60:62, 80:82] = 7777, 7777
     with pytest.raises(LayeringError, match=r"lab.tif: .*7777 \(2 pieces\)") as info:
-        TilesDataset([Source("img.tif", image, split, labels_name="lab.tif")], tile=16)
+        TilesDataset([TrainingPair("img.tif", image, split, labels_name="lab.tif")], tile=16)
     assert info.value.disconnected == [7777]
     crowd = np.arange(1, 10, dtype=np.uint16).reshape(3, 3).repeat(1, 0)
     crowd = np.pad(crowd, 20)
     with pytest.raises(LayeringError, match="img.tif: .*did not fit"):
-        TilesDataset([Source("img.tif", np.indices(crowd.shape).sum(0), crowd)], tile=16)
+        TilesDataset([TrainingPair("img.tif", np.indices(crowd.shape).sum(0), crowd)], tile=16)
     with pytest.raises(InputError, match="no sources"):
         TilesDataset([], tile=16)
 

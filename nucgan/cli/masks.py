@@ -33,10 +33,12 @@ def train_masks_command(
         raise InputError(f"{out}: the model file must end in .safetensors")
     if steps < 1:
         raise InputError(f"--steps must be >= 1, got {steps}")
+    from nucgan.interfaces import TrainableSampler
+
     factory = resolve("samplers", sampler).spec.load()
-    train = getattr(factory, "train", None)
-    if not callable(train):
-        raise InputError(f"sampler {sampler!r} is not trainable (it has no train method); try --sampler gan")
+    if not (isinstance(factory, type) and issubclass(factory, TrainableSampler)):
+        raise InputError(f"sampler {sampler!r} is not trainable (not a nucgan.TrainableSampler); try --sampler gan")
+    train = factory.train
     kwargs: dict[str, Any] = {"region": region, "steps": steps, "seed": seed, "size": size, "threads": threads,
                               "command": shlex.join(["nucgan", *sys.argv[1:]])}
     if quiet:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from nucgan.cli.output import out
+from nucgan.cli.kv import parse_kv
 from nucgan.errors import InputError
 
 app = typer.Typer(rich_markup_mode=None, help="Generators and discriminators: list them, inspect one, reproduce the paper's Table 1.",
@@ -36,25 +37,8 @@ def list_command(
 
 
 def parse_kwargs(items: list[str]) -> dict[str, Any]:
-    """``["levels=6", "activations=tanh,gelu,tanh"]`` -> kwargs: JSON values, comma lists, else strings."""
-    kwargs: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key.isidentifier():
-            raise InputError(f"expected key=value for a model argument, got {item!r} (e.g. kernel_size=7)")
-        kwargs[key] = _value(raw.strip())
-    return kwargs
-
-
-def _value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        pass
-    if "," in raw:
-        return [_value(part.strip()) for part in raw.split(",")]
-    return raw
+    """Model arguments for ``models show``: :func:`nucgan.cli.kv.parse_kv`'s rules."""
+    return parse_kv(items, "model argument")
 
 
 def _size(text: str) -> tuple[int, int]:

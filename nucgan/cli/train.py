@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,22 +9,9 @@ from typing import Any, Optional
 
 import typer
 
+from nucgan.cli.kv import parse_kv  # noqa: F401 - re-exported for cli.synth
 from nucgan.cli.output import err
 from nucgan.errors import InputError
-
-
-def parse_kv(items: list[str], flag: str) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; values are JSON when they parse as JSON."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"{flag} {item!r}: expected key=value")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
 
 
 def detect_layout(folder: Path) -> str:
@@ -113,10 +98,10 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; plain log lines instead."),
 ) -> None:
     """Train a generator (e.g. --generator chain3 --act tanh,gelu,tanh --kernel 7) on masks -> images."""
-    from nucgan.training import TrainConfig, apply_preset
+    from nucgan.training import PRESETS, TrainConfig
     from nucgan.training.loop import Run
 
-    config = apply_preset(TrainConfig(), preset)
+    config = TrainConfig(preset=preset)  # the preset's settings first; the flags below override them
     given: dict[str, Any] = {
         "region": region, "tile": tile, "stride": stride, "randomize": randomize, "views": views, "merged": merged,
         "channels": channels, "gap": gap, "layerer": layerer, "generator": generator, "discriminator": discriminator,
@@ -130,22 +115,34 @@ def train_command(
             given["betas"] = tuple(float(b) for b in betas.split(","))
         except ValueError:
             raise InputError(f"--betas {betas!r}: expected two numbers like 0.5,0.999") from None
-    config = dataclasses.replace(config, **{k: v for k, v in given.items() if v is not None})
-    if not resume:
-        if data is not None and (image or labels):
-            raise InputError("give either a data folder or --image/--labels, not both")
-        if data is not None:
-            config.dataset = layout or detect_layout(data)
-            config.sources = {"folder": str(data)}
-        elif image is not None and labels is not None:
-            config.dataset, config.sources = "files", {"image": str(image), "labels": str(labels)}
-        else:
-            raise InputError("no training data: give a data folder, or both --image and --labels")
+    for key, value in given.items():
+        if value is not None:
+            setattr(config, key, value)
+    asked = {k for k, v in given.items() if v is not None}
+    if data is not None and (image or labels):
+        raise InputError("give either a data folder or --image/--labels, not both")
+    if data is not None:
+        config.dataset = layout or detect_layout(data)
+        config.sources = {"folder": str(data)}
+        asked |= {"dataset", "sources"}
+    elif image is not None and labels is not None:
+        config.dataset, config.sources = "files", {"image": str(image), "labels": str(labels)}
+        asked |= {"dataset", "sources"}
+    elif not resume:
+        raise InputError("no training data: give a data folder, or both --image and --labels")
+    elif image is not None or labels is not None:
+        raise InputError("--image and --labels go together")
+    if not resume or any(v is not None for v in (act, kernel, filters, levels)) or gen_arg:
         config.generator_kwargs = generator_kwargs(config.generator, act, kernel, filters, levels,
                                                    parse_kv(gen_arg, "--gen-arg"))
+        asked.add("generator_kwargs")
+    if not resume or disc_arg:
         config.discriminator_kwargs = parse_kv(disc_arg, "--disc-arg")
-        config.command = shlex.join(["nucgan", *sys.argv[1:]])
-    run = Run(config, resume=resume, on_step=None)
+        asked.add("discriminator_kwargs")
+    if preset is not None:
+        asked |= {"preset", *PRESETS[preset]}
+    config.command = shlex.join(["nucgan", *sys.argv[1:]])
+    run = Run(config, resume=resume, on_step=None, given=asked)
     _train_with_progress(run, quiet)
 
 
@@ -154,6 +151,11 @@ def _train_with_progress(run: Any, quiet: bool) -> None:
 
     c = run.config
     run.prepare()  # bad data or settings fail here, before a progress bar is drawn
+    if run.start >= c.steps:
+        if run.world.main:
+            err.print(f"{run.out}: the run is at step {run.start}, at or past --steps {c.steps}; no step runs "
+                      f"(give a larger --steps to train on)", highlight=False)
+        return
     if quiet or not run.world.main or not err.is_terminal:
         def log(step: int, losses: Any, rate: float) -> None:
             if run.world.main and (step % c.log_every == 0 or step == c.steps):

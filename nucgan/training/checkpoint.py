@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from nucgan.atomic import atomic_path
 from nucgan.errors import InputError
+from nucgan.safetensors_meta import load_tensors, read_metadata, save_tensors
 
 FORMAT = "nucgan-checkpoint/1"
 
@@ -52,23 +50,27 @@ def save_checkpoint(path: str | Path, *, step: int, generator: torch.nn.Module, 
             tensors[f"rng/cuda/{i}"] = s
     metadata = {"nucgan.format": FORMAT, "step": str(step), "config": json.dumps(config),
                 "optG_groups": groups_g, "optD_groups": groups_d}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    save_tensors(path, tensors, metadata)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` into plain state dicts."""
     path = Path(path)
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as fh:
-            metadata = fh.metadata() or {}
-        tensors = load_file(str(path))
-    except (OSError, SafetensorError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable nucgan checkpoint ({exc})") from None
+    metadata = read_metadata(path)  # the header is checked before any tensor is read
     if metadata.get("nucgan.format") != FORMAT:
         raise InputError(f"{path}: not a nucgan checkpoint (format {metadata.get('nucgan.format')!r})")
+    missing = [k for k in ("step", "config", "optG_groups", "optD_groups") if k not in metadata]
+    if missing:
+        raise InputError(f"{path}: nucgan checkpoint metadata lacks {', '.join(missing)}")
+    tensors = load_tensors(path)
+    try:
+        return _unpack(tensors, metadata)
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise InputError(f"{path}: broken nucgan checkpoint metadata ({type(exc).__name__}: {exc})") from None
+
+
+def _unpack(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict[str, Any]:
+    """The checkpoint's tensors and metadata as the plain state dicts :func:`load_checkpoint` returns."""
     return {
         "step": int(metadata["step"]),
         "config": json.loads(metadata["config"]),

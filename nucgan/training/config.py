@@ -62,14 +62,13 @@ class TrainConfig:
     init: str | None = None
     preset: str | None = None
     command: str = ""
+    # each resume of this run: {"from_step", "steps", "command"}; the recipe is command, then these in order
+    resumed: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-
-    @property
-    def in_channels(self) -> int:
-        """Conditioning channels the models see: the layers, plus the merged channel if any."""
-        return self.channels + int(self.merged)
+        if self.preset is not None:
+            _fill_from_preset(self, self.preset)
 
     def validate(self) -> "TrainConfig":
         """Raise InputError for a setting that cannot work, naming it."""
@@ -106,7 +105,13 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise InputError(f"{source}: unknown training setting(s): {', '.join(unknown)}")
-        return cls(**data)
+        data = dict(data)
+        preset = data.pop("preset", None)
+        config = cls(**data)  # a saved config is already resolved: its preset is recorded, not applied again
+        if preset is not None:
+            _check_preset(preset)
+            config.preset = preset
+        return config
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
@@ -121,10 +126,27 @@ class TrainConfig:
         return cls.from_json(data, str(path))
 
 
-def apply_preset(config: TrainConfig, name: str | None) -> TrainConfig:
-    """Return ``config`` with a named preset's settings applied."""
-    if name is None:
-        return config
+def _check_preset(name: str) -> None:
     if name not in PRESETS:
         raise InputError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return dataclasses.replace(config, **PRESETS[name], preset=name)
+
+
+def _fill_from_preset(config: TrainConfig, name: str) -> None:
+    """Set every setting the preset names that is still at its default (an explicit value wins)."""
+    _check_preset(name)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for key, value in PRESETS[name].items():
+        if getattr(config, key) == defaults[key]:
+            setattr(config, key, tuple(value) if key == "betas" else value)
+
+
+def apply_preset(config: TrainConfig, name: str | None) -> TrainConfig:
+    """A copy of ``config`` with every setting of preset ``name`` applied (overriding them); None: unchanged."""
+    if name is None:
+        return config
+    _check_preset(name)
+    out = dataclasses.replace(config, preset=None)
+    for key, value in PRESETS[name].items():
+        setattr(out, key, tuple(value) if key == "betas" else value)
+    out.preset = name
+    return out

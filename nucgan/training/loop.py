@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -12,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from nucgan.atomic import atomic_path
+from nucgan.devices import pick_device
 from nucgan.errors import InputError, NucganError
 from nucgan.noise import dropout_noise
 from nucgan.registry import create_dataset, create_discriminator, create_generator
@@ -23,27 +25,24 @@ from nucgan.io import write_png
 from nucgan.training.samples import grid
 from nucgan.training.step import GanStep, StepLosses
 
+from nucgan.modelfile import RUN_WEIGHTS as GENERATOR
+
 CHECKPOINT = "checkpoint.safetensors"
-GENERATOR = "generator.safetensors"
 
 
 class TrainingError(NucganError):
     """The run cannot go on (a non-finite loss, an incompatible resume)."""
 
 
-def pick_device(name: str) -> torch.device:
-    """Resolve ``auto`` to cuda, then mps, then cpu; refuse a device this machine lacks."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {name!r} asked for, but torch sees no CUDA device here")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("device 'mps' asked for, but this machine has no MPS backend")
-    return torch.device(name)
+def device_for_rank(device: torch.device, world: distributed.World) -> torch.device:
+    """This process's own device: under torchrun each rank takes the accelerator of its local rank.
+
+    A device with an explicit index (``cuda:1``) is kept; a bare ``cuda`` becomes ``cuda:<local_rank>``,
+    so two ranks on one node never share ``cuda:0``. CPU and MPS have one device, shared.
+    """
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", world.local_rank if world.distributed else 0)
+    return device
 
 
 def build_dataset(config: TrainConfig, *, seed: int | None = None) -> Any:
@@ -67,7 +66,10 @@ class Run:
     """One training run in ``config.out``; ``run()`` trains from step 0 or from the last checkpoint."""
 
     def __init__(self, config: TrainConfig, *, resume: bool = False,
-                 on_step: Callable[[int, StepLosses, float], None] | None = None) -> None:
+                 on_step: Callable[[int, StepLosses, float], None] | None = None,
+                 given: set[str] | None = None) -> None:
+        """``given``: the settings the user asked for explicitly (the CLI's flags); on resume each must
+        agree with the run's config or be one a resume may change. None: every non-default setting."""
         config.validate()
         self.out = Path(config.out)
         self.resume = resume
@@ -75,14 +77,16 @@ class Run:
         if resume:
             self.checkpoint = load_checkpoint(_need(self.out / CHECKPOINT, "--resume needs a checkpoint"))
             saved = TrainConfig.from_json(self.checkpoint["config"], str(self.out / CHECKPOINT))
-            config = _resumed(saved, config)
+            config = _resumed(saved, config, given, self.out / CHECKPOINT, int(self.checkpoint["step"]))
         elif (self.out / CHECKPOINT).exists() or (self.out / GENERATOR).exists():
             raise InputError(f"{self.out}: already holds a training run; use --resume to continue it "
                              f"or choose another --out")
         self.config = config
         self.on_step = on_step
-        self.device = pick_device(config.device)
-        self.world = distributed.init(self.device)
+        self.world = distributed.init(pick_device(config.device))
+        self.device = device_for_rank(pick_device(config.device), self.world)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         if config.threads:
             torch.set_num_threads(config.threads)
 
@@ -99,6 +103,7 @@ class Run:
         self.g, self.d = build_models(c, self.dataset.in_channels)
         if c.init and not self.checkpoint:
             _init_from(self.g, c.init, self.world)
+        _check_generator_output(self.g, self.dataset[0][0][None], c.generator)
         distributed.broadcast_module(self.g, self.world)
         distributed.broadcast_module(self.d, self.world)
         memory_format = torch.channels_last if c.channels_last else torch.contiguous_format
@@ -157,8 +162,8 @@ class Run:
 
     def model_input(self) -> dict[str, Any]:
         """How a saved generator expects its input: layering, channels, tile, normalisation."""
-        settings = dict(self.dataset.settings()) if hasattr(self.dataset, "settings") else {}
-        norms = getattr(self.dataset, "normalizations", None)
+        settings = dict(self.dataset.settings())
+        norms = self.dataset.normalizations
         if norms:  # the mapping generate() uses to return intensities in the training data's range
             settings["normalization_scope"] = settings.get("normalization")
             settings["normalization"] = norms[0].to_json()
@@ -202,10 +207,12 @@ class Run:
                 real = real.to(self.device, non_blocking=True, memory_format=self.memory_format)
                 losses = self.step_fn(cond, real)
                 if not losses.ok:
+                    where = (f"the last good checkpoint (step {last_good}) is in {self.out}" if last_good
+                             else "no checkpoint was written yet")
                     raise TrainingError(
                         f"non-finite loss at step {step + 1} (G gan {float(losses.g_gan):.4g}, L1 "
-                        f"{float(losses.g_l1):.4g}, D {float(losses.d):.4g}); stopped, the last good checkpoint "
-                        f"(step {last_good}) is in {self.out}. Try a lower --lr or turn off --amp")
+                        f"{float(losses.g_l1):.4g}, D {float(losses.d):.4g}); stopped, {where}. "
+                        f"Try a lower --lr or turn off --amp")
                 done = step + 1
                 n_log += 1
                 elapsed = time.perf_counter() - t_log
@@ -228,18 +235,57 @@ class Run:
         return self.out
 
 
+def _check_generator_output(generator: torch.nn.Module, cond: torch.Tensor, name: str) -> None:
+    """One forward on a real sample before training: a wrong shape or NaN blames the generator, up front.
+
+    Runs in eval mode on a forked RNG, so BatchNorm statistics and the random stream are untouched
+    (resume stays exact).
+    """
+    from nucgan.generation import _checked_output
+
+    mode = generator.training
+    generator.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            _checked_output(generator, cond, name)
+    finally:
+        generator.train(mode)
+
+
 def _need(path: Path, why: str) -> Path:
     if not path.exists():
         raise InputError(f"{path}: not found ({why})")
     return path
 
 
-def _resumed(saved: TrainConfig, asked: TrainConfig) -> TrainConfig:
-    """The saved configuration, with only the settings a resume may change taken from ``asked``."""
-    for key in ("steps", "device", "workers", "threads", "log_every", "sample_every", "checkpoint_every"):
-        setattr(saved, key, getattr(asked, key))
-    saved.out = asked.out
-    return saved
+#: settings a resume takes from the new request; every other one must equal the run's
+RESUMABLE = ("steps", "device", "workers", "threads", "log_every", "sample_every", "checkpoint_every", "out",
+             "command")
+
+
+def _resumed(saved: TrainConfig, asked: TrainConfig, given: set[str] | None, where: Path, step: int) -> TrainConfig:
+    """The saved configuration with the resumable settings of ``asked``; a conflicting setting is an error.
+
+    Nothing asked for is dropped silently: a setting that may change on resume is applied, and one that
+    would change the run (another generator, other data) is refused naming both values.
+    """
+    if given is None:
+        defaults = TrainConfig()
+        given = {f.name for f in dataclasses.fields(TrainConfig) if getattr(asked, f.name) != getattr(defaults, f.name)}
+    conflicts = [f"{key.replace('_', '-')} {getattr(asked, key)!r} (the run has {getattr(saved, key)!r})"
+                 for key in sorted(given - set(RESUMABLE)) if getattr(asked, key) != getattr(saved, key)]
+    if conflicts:
+        raise InputError(f"{where}: --resume continues the run as it was configured; these settings differ: "
+                         f"{'; '.join(conflicts)}. Drop them, or train a new run with another --out")
+    resumed = dataclasses.replace(saved, preset=None)
+    resumed.preset = saved.preset
+    for key in RESUMABLE:
+        if key != "command" and (key in given or key == "out"):
+            setattr(resumed, key, getattr(asked, key))
+    resumed.command = saved.command  # the command that started the run; each resume is recorded after it
+    resumed.resumed = [*saved.resumed, {"from_step": step, "steps": resumed.steps,
+                                        "command": asked.command or "train(..., resume=True)"}]
+    return resumed
 
 
 def _init_from(generator: torch.nn.Module, ref: str, world: distributed.World) -> None:

@@ -48,6 +48,9 @@ def render_card(manifest: dict[str, Any], notes: list[str], cover_file: str | No
     for key in ("data", "split", "steps", "seed", "preset", "command"):
         if key in t:
             lines.append(f"- {key}: {_fmt(t[key]) if t[key] is not None else 'unknown'}")
+    for resume in t.get("resumed") or []:
+        lines.append(f"- then resumed at step {resume.get('from_step')} to {resume.get('steps')}: "
+                     f"{_fmt(resume.get('command'))}")
     lines += ["", "## Metrics", ""]
     metrics = m.get("metrics")
     if metrics:

@@ -118,6 +118,8 @@ def _training(run: RunContents, extra: dict[str, Any]) -> dict[str, Any]:
         "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         "command": (cfg.get("command") or extra.get("command") or None),
         "preset": cfg.get("preset", extra.get("preset")),
+        # the recipe is ``command``, then each resume in order (from_step, steps, command)
+        "resumed": cfg.get("resumed") or [],
     }
     if run.config is not None:
         training["config"] = run.config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nucgan import DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec, SamplerSpec
+from nucgan.plugin_api import DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec, SamplerSpec
 
 _P = "nucgan_builtins"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nucgan import hookimpl
+from nucgan.plugin_api import hookimpl
 from nucgan_builtins import catalog
 
 

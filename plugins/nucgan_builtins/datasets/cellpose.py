@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from nucgan import InputError, Source, TilesDataset, image_files, read_pair
+from nucgan.plugin_api import InputError, TilesDataset, TrainingPair, image_files, read_pair
 from nucgan_builtins.datasets.pairing import pair_up
 
 MASK_SUFFIX = "_masks"
@@ -32,7 +32,7 @@ def cellpose(folder: "str | os.PathLike[str]", *, region: Any = None, tile: int 
         return sorted(m for m in masks if Path(m).stem == stem)
 
     pairs = pair_up(root, images, masks, candidates, f"a *{MASK_SUFFIX} file")
-    sources = [Source(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in pairs]
+    sources = [TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in pairs]
     return TilesDataset(sources, region=region, tile=tile, stride=stride, randomize=randomize, views=views,
                         merged=merged, channels=channels, gap=gap, layerer=layerer, seed=seed,
                         percentiles=percentiles)

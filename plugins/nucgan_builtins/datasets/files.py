@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence, Union
 
-from nucgan import InputError, Source, TilesDataset, read_pair
+from nucgan.plugin_api import InputError, TilesDataset, TrainingPair, read_pair
 
 PathOrPaths = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
@@ -26,7 +26,7 @@ def files(image: PathOrPaths, labels: PathOrPaths, *, region: Any = None, tile: 
     if len(images) != len(label_files):
         raise InputError(f"{len(images)} image file(s) but {len(label_files)} label file(s); give one labels "
                          "file per image")
-    sources = [Source(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in zip(images, label_files)]
+    sources = [TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in zip(images, label_files)]
     return TilesDataset(sources, region=region, tile=tile, stride=stride, randomize=randomize, views=views,
                         merged=merged, channels=channels, gap=gap, layerer=layerer, seed=seed,
                         percentiles=percentiles)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from nucgan import InputError
+from nucgan.plugin_api import InputError
 
 
 def pair_up(root: Path, images: dict[str, Path], masks: dict[str, Path],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nucgan import InputError
+from nucgan.plugin_api import InputError
 
 
 def spectral_norm_all(module: nn.Module) -> None:

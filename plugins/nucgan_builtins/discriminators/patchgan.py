@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nucgan import Discriminator
+from nucgan.plugin_api import Discriminator
 from nucgan_builtins.discriminators._common import check_min_size, spectral_norm_all
 from nucgan_builtins.generators._layers import check_int
 

@@ -21,7 +21,7 @@ import math
 
 from torch import nn
 
-from nucgan import InputError
+from nucgan.plugin_api import InputError
 
 #: Keras' default LeakyReLU slope, which the paper's script used everywhere
 LEAKY_SLOPE = 0.3

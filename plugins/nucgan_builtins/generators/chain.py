@@ -17,7 +17,7 @@ from typing import Any, Sequence, Union
 import torch
 from torch import nn
 
-from nucgan import Generator, InputError, check_activation, create_generator
+from nucgan.plugin_api import Generator, InputError, check_activation, create_generator
 from nucgan_builtins.generators._layers import check_int
 
 Activations = Union[str, Sequence[str], None]

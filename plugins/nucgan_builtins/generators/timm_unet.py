@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nucgan import Generator, InputError, check_activation, create_activation
+from nucgan.plugin_api import Generator, InputError, check_activation, create_activation
 from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, keras_init_, leaky_relu,
                                                 same_conv, up_conv)
 

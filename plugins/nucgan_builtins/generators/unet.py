@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nucgan import Generator, check_activation, create_activation
+from nucgan.plugin_api import Generator, check_activation, create_activation
 from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, down_conv, keras_init_,
                                                 leaky_relu, up_conv)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nucgan import Layerer, gap_graph
+from nucgan.plugin_api import Layerer, gap_graph
 from nucgan_builtins.layerers.greedy import best_of, check_attempts, colour_in_order, peel_order
 
 

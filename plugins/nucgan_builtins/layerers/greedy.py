@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nucgan import InputError
+from nucgan.plugin_api import InputError
 
 
 def peel_order(adj: list[list[int]], k: int, rng: np.random.Generator) -> list[int]:

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from nucgan import InputError, Sampler, instance_shapes, transform_shape
+from nucgan.plugin_api import InputError, Sampler, instance_shapes, transform_shape
 
 _TRIES = 100  # redraws per shape before giving up (only reachable with tiny shapes and strong shrinking)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nucgan import InputError, Sampler
+from nucgan.plugin_api import InputError, Sampler
 
 
 class EllipseSampler(Sampler):

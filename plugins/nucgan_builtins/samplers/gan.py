@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage as ndi
 
-from nucgan import InputError, NucganError, Sampler, instance_shapes
+from nucgan.plugin_api import InputError, NucganError, TrainableSampler, instance_shapes
 
 DEFAULT_MODEL = "dsb2018_masks.safetensors"  # shipped beside this module: trained on the DSB 2018 train half
 _BATCH = 64  # latent vectors drawn per forward pass
@@ -18,7 +18,7 @@ _FOUR = ndi.generate_binary_structure(2, 1)  # shapes are one 4-connected piece,
 _MAX_REJECTED = 20  # give up when more than this many draws per requested shape were degenerate
 
 
-class GanSampler(Sampler):
+class GanSampler(TrainableSampler):
     """Shapes from a mask GAN file (``nucgan train-masks``); no ``model``: the shipped DSB 2018 model.
 
     Each draw smooths the generator's output (Gaussian, ``smooth`` px: removes one-pixel spikes that

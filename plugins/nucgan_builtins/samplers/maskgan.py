@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import struct
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nucgan import InputError, __version__, atomic_path, transform_shape
+from nucgan.plugin_api import InputError, __version__, transform_shape
+from nucgan.plugin_api import check_shapes, header_from_bytes, load_tensors_bytes, save_tensors
 
 FORMAT = "mask-gan/1"
 _MAX_FILE = 64 * 1024 * 1024  # a mask GAN is a few hundred kB; refuse to read anything huge
@@ -184,8 +184,6 @@ def _recompute_batch_stats(gen: MaskGenerator, latent: int, order: torch.Generat
 def save_mask_gan(path: str | os.PathLike[str], gen: MaskGenerator, training: dict[str, Any],
                   half: bool = True) -> None:
     """Write ``gen`` as safetensors with JSON metadata, atomically; ``half`` stores float16 (half the size)."""
-    from safetensors.torch import save_file
-
     tensors = {}
     for key, value in gen.state_dict().items():
         value = value.detach().cpu()
@@ -193,22 +191,13 @@ def save_mask_gan(path: str | os.PathLike[str], gen: MaskGenerator, training: di
     metadata = {"nucgan.format": FORMAT, "nucgan.config": json.dumps(gen.config()),
                 "nucgan.training": json.dumps(training), "nucgan.dtype": "float16" if half else "float32",
                 "nucgan.version": __version__}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    save_tensors(path, tensors, metadata)
 
 
 def read_model_bytes(data: bytes, what: str) -> tuple[MaskGenerator, dict[str, Any]]:
     """Rebuild a generator from the bytes of a mask GAN file; ``what`` names the file in errors."""
-    from safetensors.torch import load as load_tensors
-
-    try:
-        (header_len,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + header_len])
-        metadata = header.get("__metadata__") or {}
-        if not isinstance(metadata, dict):
-            raise TypeError("metadata is not a mapping")
-    except Exception:  # noqa: BLE001 - anything malformed is a bad file
-        raise InputError(f"{what}: not a safetensors file") from None
+    header = header_from_bytes(data, what)  # checked: sizes, offsets, no pickle; no tensor read yet
+    metadata = header.metadata
     if metadata.get("nucgan.format") != FORMAT:
         raise InputError(f"{what}: not a nucgan mask GAN (format {metadata.get('nucgan.format')!r}, "
                          f"expected {FORMAT!r}); train one with `nucgan train-masks`")
@@ -223,17 +212,13 @@ def read_model_bytes(data: bytes, what: str) -> tuple[MaskGenerator, dict[str, A
             raise InputError(f"{what}: mask GAN {key} {dims[key]} is outside {low}..{high}")
     try:
         gen = MaskGenerator(**dims)
-        tensors = load_tensors(data)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{what}: broken mask GAN file: {type(exc).__name__}: {exc}") from None
     state = gen.state_dict()
-    missing, extra = sorted(set(state) - set(tensors)), sorted(set(tensors) - set(state))
-    wrong = [k for k in state if k in tensors and tuple(tensors[k].shape) != tuple(state[k].shape)]
-    if missing or extra or wrong:
-        raise InputError(f"{what}: tensors do not match its config {config}: missing {missing[:3]}, "
-                         f"unexpected {extra[:3]}, wrong shape {wrong[:3]}")
+    check_shapes(state, header.shapes, f"{what}: tensors do not match its config {config}")  # before loading
+    tensors = load_tensors_bytes(data, what)
     gen.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
     gen.eval()
     return gen, {"config": config, "training": training, "dtype": metadata.get("nucgan.dtype", ""),

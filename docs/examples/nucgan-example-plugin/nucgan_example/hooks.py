@@ -1,6 +1,6 @@
 """Hook implementations nucgan calls; nothing heavy is imported here."""
 
-from nucgan import GeneratorSpec, hookimpl
+from nucgan.plugin_api import GeneratorSpec, hookimpl
 
 
 @hookimpl

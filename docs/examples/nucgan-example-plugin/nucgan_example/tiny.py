@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-import nucgan
+from nucgan.plugin_api import Generator
 
 
-class TinyGenerator(nucgan.Generator):
+class TinyGenerator(Generator):
     """Conv down twice, up twice, with one skip; tanh output in [-1, 1]."""
 
     def __init__(self, in_channels: int = 5, filters: int = 8) -> None:

@@ -113,7 +113,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
                     t = torch.from_numpy(patch).to(device=device, dtype=torch.float32).mul_(2).sub_(1)[None]
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
-                    pred = _checked_output(generator, t, name)
+                    pred = checked_output(generator, t, name)
                     wy, wx = ramps_y[y], ramps_x[x]
                     hh, ww = min(th, h - y), min(tw, w - x)
                     if hh > 0 and ww > 0:
@@ -178,7 +178,7 @@ def plugin_label(kind: str, name: str | None) -> str:
     return f"{kind} {name!r} (package {package} {version})"
 
 
-def _checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None) -> np.ndarray:
+def checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None) -> np.ndarray:
     """The generator's (H, W) output for one tile, refusing a failure, a wrong shape or non-finite values."""
     from nucgan.errors import NucganError, PluginError
 

@@ -83,8 +83,9 @@ class Run:
                              f"or choose another --out")
         self.config = config
         self.on_step = on_step
-        self.world = distributed.init(pick_device(config.device))
-        self.device = device_for_rank(pick_device(config.device), self.world)
+        device = pick_device(config.device)
+        self.world = distributed.init(device)
+        self.device = device_for_rank(device, self.world)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if config.threads:
@@ -241,13 +242,13 @@ def _check_generator_output(generator: torch.nn.Module, cond: torch.Tensor, name
     Runs in eval mode on a forked RNG, so BatchNorm statistics and the random stream are untouched
     (resume stays exact).
     """
-    from nucgan.generation import _checked_output
+    from nucgan.generation import checked_output
 
     mode = generator.training
     generator.eval()
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            _checked_output(generator, cond, name)
+            checked_output(generator, cond, name)
     finally:
         generator.train(mode)
 

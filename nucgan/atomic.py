@@ -48,3 +48,40 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A folder checked writable before the work starts; if the work fails, a folder made here is removed again.
+
+    So a long run refuses a file given as ``--out`` or a read-only place at once, and a failed
+    run leaves no empty folder behind (files are written atomically, so none is partial).
+    """
+    from nucgan.errors import InputError
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a folder; give a folder for the output")
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".nucgan-write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        _remove_empty(made)
+        raise InputError(f"{folder}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        yield folder
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that this process made, where still empty."""
+    for p in folders:
+        try:
+            p.rmdir()
+        except OSError:
+            return

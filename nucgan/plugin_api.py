@@ -27,7 +27,8 @@ _NAMES = {
     "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
     "create_generator": "nucgan.registry",
     "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "Normalization": "nucgan.normalize",
-    "read_pair": "nucgan.io", "image_files": "nucgan.io", "atomic_path": "nucgan.atomic",
+    "read_pair": "nucgan.io", "image_files": "nucgan.io", "stardist_pairs": "nucgan.folders",
+    "cellpose_pairs": "nucgan.folders", "atomic_path": "nucgan.atomic",
     "gap_graph": "nucgan.layering", "GapGraph": "nucgan.layering", "check_labels": "nucgan.layering",
     "instance_shapes": "nucgan.shapes", "transform_shape": "nucgan.shapes", "largest_component": "nucgan.shapes",
     "crop_to_content": "nucgan.shapes",
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
                                    TrainableSampler, check_tensor)
+    from nucgan.folders import cellpose_pairs, stardist_pairs  # noqa: F401
     from nucgan.io import image_files, read_pair  # noqa: F401
     from nucgan.layering import GapGraph, check_labels, gap_graph  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401

@@ -22,7 +22,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def synth_command(
     output: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [the shipped zoo's best]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-3x-k7, chosen by downstream F1]."),
     count: int = typer.Option(4, help="Number of image/label pairs."),
     size: int = typer.Option(512, help="Image size in pixels (square)."),
     density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [150 unless --nuclei is given]."),

@@ -12,17 +12,7 @@ import typer
 from nucgan.cli.kv import parse_kv  # noqa: F401 - re-exported for cli.synth
 from nucgan.cli.output import err
 from nucgan.errors import InputError
-
-
-def detect_layout(folder: Path) -> str:
-    """``stardist`` for images/ + masks/ subfolders, ``cellpose`` for X + X_masks files."""
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder (give a data folder, or --image and --labels)")
-    if (folder / "images").is_dir() and (folder / "masks").is_dir():
-        return "stardist"
-    if any(p.stem.endswith("_masks") for p in folder.iterdir()):
-        return "cellpose"
-    raise InputError(f"{folder}: neither StarDist layout (images/, masks/) nor Cellpose layout (X.tif + X_masks.tif)")
+from nucgan.folders import detect_layout
 
 
 def generator_kwargs(generator: str, act: Optional[str], kernel: Optional[int], filters: Optional[int],

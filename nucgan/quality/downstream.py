@@ -29,7 +29,8 @@ from skimage.segmentation import find_boundaries, watershed
 from torch import nn
 
 from nucgan.errors import InputError
-from nucgan.quality.evaluate import BASELINES, _ignore_cut
+from nucgan.quality.baselines import fit_baseline, is_baseline
+from nucgan.quality.evaluate import _ignore_cut
 from nucgan.quality.judge import MIN_AREA, judge_segment
 from nucgan.quality.matching import segmentation_scores
 from nucgan.regions import crop, majority_inside, parse_region
@@ -187,12 +188,11 @@ def synthetic_pairs(model: Any, labels: np.ndarray, config: DownstreamConfig, *,
 def _painter(model: Any, image: np.ndarray | None, labels: np.ndarray, train_region: str
              ) -> Callable[[np.ndarray, int], np.ndarray]:
     """A function (labels, seed) -> image for a model or the painter baseline."""
-    if isinstance(model, str) and model in BASELINES:
-        from nucgan.quality.painter import fit_painter_on
-
+    if is_baseline(model):
         if image is None:
-            raise InputError("downstream: the painter baseline needs the real image to fit on")
-        fitted = fit_painter_on(image, labels, train_region)
+            raise InputError(f"downstream: the {model} baseline needs the real image to fit on")
+        box = parse_region(train_region, labels.shape)
+        fitted = fit_baseline(model, [(crop(image, box), crop(labels, box))])
         return lambda lab, seed: fitted.paint(lab, seed=seed)
     from nucgan.generation import generate, load_model
 

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from nucgan.atomic import atomic_path
+from nucgan.quality.baselines import BASELINES, fit_baseline, is_baseline
 from nucgan.quality.fidelity import intensities, paired, spectrum
 from nucgan.quality.judge import judge_segment
 from nucgan.quality.matching import segmentation_scores
-from nucgan.quality.painter import fit_painter_on
 from nucgan.regions import crop, majority_inside, parse_region
 
-BASELINES = ("painter",)
+__all__ = ["BASELINES", "evaluate", "paint_region", "write_figure"]
 
 
 def _ignore_cut(truth: np.ndarray, keep: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,10 +33,11 @@ def paint_region(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[i
                  seed: int, train_region: str = "train") -> tuple[np.ndarray, dict[str, Any]]:
     """The generated image for the region's labels, and a description of what made it."""
     region_labels = crop(labels, box)
-    if isinstance(model, str) and model in BASELINES:
-        painter = fit_painter_on(image, labels, train_region)
-        return painter.paint(region_labels, seed=seed), {"baseline": "painter", "fitted_on": train_region,
-                                                         "params": painter.to_json()}
+    if is_baseline(model):
+        train_box = parse_region(train_region, labels.shape)
+        fitted = fit_baseline(model, [(crop(image, train_box), crop(labels, train_box))])
+        return fitted.paint(region_labels, seed=seed), {"baseline": model, "fitted_on": train_region,
+                                                        "params": fitted.to_json()}
     from nucgan.generation import generate, load_model
 
     zm = load_model(model)
@@ -48,7 +49,7 @@ def evaluate(model: Any, image: np.ndarray, labels: np.ndarray, *, region: str =
              out: str | Path | None = None, train_region: str = "train") -> dict[str, Any]:
     """All quality figures of ``model`` on ``region`` of a real ``image`` with its ``labels``.
 
-    ``model`` is a zoo id / run / file / loaded model, or ``"painter"`` (the non-learned baseline,
+    ``model`` is a zoo id / run / file / loaded model, or a baseline (``"painter"`` or ``"flat"``,
     fitted on ``train_region``). Writes ``metrics.json`` and ``figure.png`` into ``out`` if given.
     """
     box = parse_region(region, labels.shape)

@@ -133,14 +133,17 @@ def synth_folder(out: Path, train: PairPaths, masks: list[np.ndarray], model: st
     """The cached nucgan synthetic set for these real train masks (generated on first use); its record."""
     import tifffile
 
+    from nucgan.synth import DEFAULT_MODEL
+
     density, _, pixels = density_per_512(masks)
     count = count or max(1, round(pixels / size ** 2))
+    model = model or DEFAULT_MODEL  # named explicitly, so a changed default is a new cache key
     bank = out / "data" / f"bank-{digest([m for _, m in train])}.tif"
     if not bank.exists():
         with atomic_path(bank) as tmp:
             tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
     args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
-            "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED)] + (["--model", model] if model else [])
+            "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
     bank_sha = file_sha256(bank)
     key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args], "bank": bank_sha})
     folder = out / "data" / f"synth-{key}"
@@ -321,7 +324,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--arms", default=",".join(ARMS), help=f"comma list of {', '.join(ARMS)}")
     ap.add_argument("--seeds", default="0,1,2", help="comma list of StarDist seeds")
     ap.add_argument("--max-train-images", type=int, default=None, help="a seeded subset of real train (quick runs)")
-    ap.add_argument("--model", default=None, help="nucgan zoo id / run / file for synth [synth's default]")
+    ap.add_argument("--model", default=None, help="nucgan zoo id / run / file for synth [synth's default, "
+                                                  "nucgan.synth.DEFAULT_MODEL]")
     ap.add_argument("--out", type=Path, default=OUT, help="results folder")
     ap.add_argument("--data", type=Path, default=DATA, help="DSB 2018 fluorescence folder (train/, test/)")
     ap.add_argument("--python", default=sys.executable, help="interpreter with StarDist for the runs")

@@ -42,8 +42,9 @@ class StarDistConfig:
 
     The budget (``epochs`` x ``steps_per_epoch`` batches of ``batch_size`` ``patch`` px patches) was
     sized so one run on the DSB 2018 fluorescence set (train on 344 images + tune on 61 + predict the
-    76 test images) takes about 8 minutes on an idle 2-core CPU (measured: 0.27 s a step, so 270 s of
-    training; 130 s of threshold tuning; 45 s of prediction) and 11 to 15 minutes on a loaded one.
+    76 test images) takes about 6 minutes on an idle 2-core CPU (measured, few-real+synthetic arm:
+    332 s = 207 s training at 0.21 s a step + 86 s threshold tuning + 36 s prediction) and 11 to 17
+    minutes on one shared with other jobs.
     StarDist's own default is 400 x 100 steps, so absolute scores are below those of a fully trained
     StarDist, but every arm gets the same budget.
     """

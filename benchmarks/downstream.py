@@ -1,81 +1,160 @@
-"""Train-on-synthetic, test-on-real: F1@0.5 on the real DSB test half of a small net per arm, over seeds.
+"""The downstream table on DSB 2018 fluorescence, and the docs sections made from it.
 
-Arms: real (the train half), synthetic (only pairs painted by ``--model`` from de novo ``--sampler``
-layouts), both. Prints a table (mean ± std over seeds) and the wall time; ``--json`` keeps everything.
+Runs ``nucgan downstream`` (``nucgan.quality.downstream_table.run_table``) with this project's data
+and results folders, then, with ``--write-docs``, rewrites the marked sections of README.md,
+docs/results.md and docs/shipped-models.md from the committed ``results.json`` files, so no figure in
+them is typed in (tests/test_docs.py checks that they match).
 
-    python benchmarks/downstream.py --model runs/dsb-3x-k7          # a trained nucgan run / zoo id / file
-    python benchmarks/downstream.py --model painter                 # the non-learned baseline's pairs
-    python benchmarks/downstream.py --model painter --steps 50 --seeds 0   # a quick look
+    /work/sdenv/bin/python benchmarks/downstream.py --segmenter stardist           # the StarDist table (~2 h)
+    python benchmarks/downstream.py --segmenter builtin                            # the built-in segmenter
+    python benchmarks/downstream.py --segmenter builtin --model dsb2018-1x-k3 --arms synthetic
+    python benchmarks/downstream.py --write-docs                                   # only the docs
 
-Settings are fixed (see ``nucgan.quality.downstream.DownstreamConfig``); nothing is tuned on the test half.
+Results: ``benchmarks/results/downstream_SEGMENTER`` for synth's default model, and
+``benchmarks/results/downstream_SEGMENTER_MODEL`` for another. Resumable: a rerun skips done runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import re
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
-import tifffile
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "dsb2018-fluo"
+RESULTS = ROOT / "benchmarks" / "results"
+ARM_TEXT = {
+    "real": "real train images",
+    "synthetic": "nucgan synthetic only",
+    "real+synthetic": "real + synthetic",
+    "few-real+synthetic": "10 % of the real + synthetic",
+    "painter": "painter baseline (same masks)",
+    "flat": "flat baseline (same masks)",
+}
 
-from nucgan.quality.downstream import ARMS, DownstreamConfig, downstream
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018"
+def out_folder(segmenter: str, model: str) -> Path:
+    """Where the results of (segmenter, model) live."""
+    from nucgan.synth import DEFAULT_MODEL
+
+    return RESULTS / (f"downstream_{segmenter}" if model == DEFAULT_MODEL else f"downstream_{segmenter}_{model}")
 
 
-def table(result: dict[str, Any]) -> str:
-    """A markdown table of F1@0.5 (and precision, recall, accuracy 0.5..0.95) per arm."""
-    lines = ["| arm | n seeds | F1@0.5 | precision | recall | accuracy 0.5..0.95 | F1 per seed |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for arm, r in result["arms"].items():
-        cell = lambda k: f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}"  # noqa: E731
-        per_seed = ", ".join(f"{run['f1']:.3f}" for run in r["runs"])
-        lines.append(f"| {arm} | {len(r['runs'])} | {cell('f1')} | {cell('precision')} | {cell('recall')} | "
-                     f"{cell('accuracy_50_95')} | {per_seed} |")
-    lines.append(f"| (judge, classical, on the real test half) | – | {result['judge_on_real_test']['f1']:.3f} | "
-                 f"{result['judge_on_real_test']['precision']:.3f} | {result['judge_on_real_test']['recall']:.3f} | "
-                 f"{result['judge_on_real_test']['accuracy_50_95']:.3f} | – |")
+def results() -> list[dict[str, Any]]:
+    """Every committed downstream result, StarDist first, the default model first."""
+    from nucgan.synth import DEFAULT_MODEL
+
+    found = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("downstream_*/results.json"))]
+    return sorted(found, key=lambda r: (r["segmenter"] != "stardist", r["model"] != DEFAULT_MODEL, r["model"]))
+
+
+def cell(s: dict[str, float]) -> str:
+    return f"{s['mean']:.3f} ± {s['sd']:.3f}"
+
+
+def section(result: dict[str, Any]) -> str:
+    """One result as markdown: what ran, the table with every arm, and the command."""
+    seg = {"stardist": "StarDist2D trained from scratch", "builtin": "the built-in segmenter (a 3-level U-Net)"}
+    model = result["data"].get("synthetic", {}).get("model", result["model"])
+    lines = [f"**{seg[result['segmenter']]}**, synthetic data by `{model}`, scored on "
+             f"`{Path(result['test_folder']).parent.name}/{Path(result['test_folder']).name}` "
+             f"({next(iter(result['runs'].values()))[0]['n_true'] if result['runs'] else '?'} nuclei):", "",
+             "| arm | trained on | seeds | images | F1@0.5 | F1@0.7 | PQ | per-seed F1@0.5 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for arm, s in result["summary"].items():
+        lines.append(f"| {arm} | {ARM_TEXT.get(arm, arm)} | {len(s['seeds'])} | {s['train_images']} | "
+                     f"{cell(s['f1_50'])} | {cell(s['f1_70'])} | {cell(s['pq_50'])} | "
+                     f"{', '.join(f'{v:.3f}' for v in s['per_seed_f1_50'])} |")
+    missing = [a for a in result["arms"] if len(result["summary"].get(a, {}).get("seeds", [])) < len(result["seeds"])]
+    if missing:
+        lines += ["", f"Not complete: {', '.join(missing)} ran fewer than {len(result['seeds'])} seeds."]
+    lines += ["", f"Command: `{result['command']}`"]
     return "\n".join(lines)
 
 
+def headline(all_results: list[dict[str, Any]]) -> str:
+    """The README's first-screen line: synthetic-only vs real-only with StarDist, baselines beside."""
+    star = [r for r in all_results if r["segmenter"] == "stardist" and {"real", "synthetic"} <= set(r["summary"])]
+    if not star:
+        return "The StarDist table on the test folder is being measured."
+    r, s = star[0], star[0]["summary"]
+    model = r["data"]["synthetic"]["model"].split("@")[0]
+    parts = [f"**StarDist2D** trained from scratch only on synthetic images from the default model "
+             f"`{model}` scores F1@0.5 **{cell(s['synthetic']['f1_50'])}** on the "
+             f"{next(iter(r['runs'].values()))[0]['n_test']} real DSB 2018 test images; trained on the "
+             f"{s['real']['train_images']} real train images, **{cell(s['real']['f1_50'])}**"]
+    extra = [f"on the {b} baseline's images from the same masks, {cell(s[b]['f1_50'])}" for b in ("painter", "flat")
+             if b in s]
+    if "real+synthetic" in s:
+        extra.append(f"real + synthetic, {cell(s['real+synthetic']['f1_50'])}")
+    seeds = min(len(v["seeds"]) for v in s.values())
+    return "; ".join(parts + extra) + f" ({seeds} seed{'s' if seeds > 1 else ''}; [results](docs/results.md))."
+
+
+def render() -> dict[str, str]:
+    """Marker name -> the text that belongs between its markers."""
+    found = results()
+    body = "\n\n".join(section(r) for r in found) or "(no downstream result committed yet)"
+    return {"downstream-headline": headline(found), "downstream-tables": body}
+
+
+MARK = re.compile(r"(<!-- (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(\n<!-- /(?P=name) -->)", re.S)
+
+
+def splice(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with the body of every known marker pair replaced."""
+    return MARK.sub(lambda m: m.group(1) + blocks.get(m.group("name"), m.group("body")) + m.group(4), text)
+
+
+def write_docs() -> list[Path]:
+    """Rewrite the marked sections; the files that changed."""
+    from nucgan.atomic import atomic_path
+
+    blocks, changed = render(), []
+    for path in (ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "shipped-models.md"):
+        old = path.read_text()
+        new = splice(old, blocks)
+        if new != old:
+            with atomic_path(path) as tmp:
+                tmp.write_text(new)
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the three arms and print the table."""
-    defaults = DownstreamConfig()
+    """Run the table (unless only --write-docs), then optionally rewrite the docs."""
+    from nucgan.quality.arms import ARMS
+    from nucgan.quality.downstream_table import SEGMENTERS, run_table
+    from nucgan.synth import DEFAULT_MODEL
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="run directory, generator file, zoo id, or 'painter'")
-    ap.add_argument("--image", default=str(DATA / "image.tif"))
-    ap.add_argument("--labels", default=str(DATA / "labels.tif"))
-    ap.add_argument("--seeds", default="0,1,2", help="comma list of net seeds")
+    ap.add_argument("--segmenter", choices=SEGMENTERS, default="stardist")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--arms", default=",".join(ARMS))
-    ap.add_argument("--steps", type=int, default=defaults.steps)
-    ap.add_argument("--crop", type=int, default=defaults.crop)
-    ap.add_argument("--batch", type=int, default=defaults.batch)
-    ap.add_argument("--synth-count", type=int, default=defaults.synth_count)
-    ap.add_argument("--synth-size", type=int, default=defaults.synth_size)
-    ap.add_argument("--sampler", default=defaults.sampler, help="bank (train-half shapes), ellipse or gan")
-    ap.add_argument("--threads", type=int, default=defaults.threads)
-    ap.add_argument("--json", help="write the full result here")
-    ap.add_argument("--note", default="", help="a remark kept in the JSON (e.g. which training step the model is)")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--data", type=Path, default=DATA, help="folder holding train/ and test/")
+    ap.add_argument("--out", type=Path, default=None, help="[benchmarks/results/downstream_SEGMENTER[_MODEL]]")
+    ap.add_argument("--python", default=sys.executable, help="interpreter for the runs (one with StarDist)")
+    ap.add_argument("--write-docs", action="store_true", help="rewrite the docs sections from the results")
     args = ap.parse_args(argv)
-    config = DownstreamConfig(steps=args.steps, crop=args.crop, batch=args.batch, synth_count=args.synth_count,
-                              synth_size=args.synth_size, sampler=args.sampler, threads=args.threads)
-    image, labels = tifffile.imread(args.image), tifffile.imread(args.labels)
-    started = time.perf_counter()
-    result = downstream(args.model, image, labels, seeds=[int(s) for s in args.seeds.split(",")], config=config,
-                        arms=[a.strip() for a in args.arms.split(",")], progress=lambda m: print(m, flush=True))
-    wall = time.perf_counter() - started
-    result["wall_seconds"] = round(wall, 1)
-    if args.note:
-        result["note"] = args.note
-    print(f"\nmodel {result['model']}, sampler {config.sampler}, {config.synth_count} synthetic images of "
-          f"{config.synth_size} px, {config.steps} steps of batch {config.batch} x {config.crop} px crops, "
-          f"{config.threads} thread(s)\n")
-    print(table(result))
-    print(f"\nwall time {wall / 60:.1f} min")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    raw = sys.argv[1:] if argv is None else argv
+    if raw != ["--write-docs"]:
+        out = args.out or out_folder(args.segmenter, args.model)
+        command = shlex.join(["python", "benchmarks/downstream.py", *raw])
+        result = run_table((args.data / "train").resolve(), (args.data / "test").resolve(), args.model, out,
+                           segmenter=args.segmenter, arms=[a for a in args.arms.split(",") if a],
+                           seeds=[int(s) for s in args.seeds.split(",")], python=args.python, command=command,
+                           log=lambda m: print(m, file=sys.stderr, flush=True))
+        print(section(result))
+        if result["failed"]:
+            return 1
+    if args.write_docs:
+        for path in write_docs():
+            print(f"rewrote {path.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

@@ -239,7 +239,7 @@ def best_of(records: list[dict[str, Any]], names: list[str]) -> dict[str, str]:
 
 
 def downstream_section(folder: Path) -> list[str]:
-    """Markdown for every ``benchmarks/downstream.py --json`` result found in ``folder``."""
+    """Markdown for every ``benchmarks/downstream_crop.py --json`` result found in ``folder``."""
     import importlib.util
 
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
@@ -249,10 +249,10 @@ def downstream_section(folder: Path) -> list[str]:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     lines = ["## Train on synthetic, test on real", "",
-             "`benchmarks/downstream.py` (`nucgan.quality.downstream`): one tiny U-Net (background / interior /",
+             "`benchmarks/downstream_crop.py` (`nucgan.quality.downstream`): one tiny U-Net (background / interior /",
              "boundary, seeded), the same settings for every arm, trained on the real train half, on synthetic",
              "pairs only, or on both; F1@0.5 on the real test half, mean ± std over seeds. Reproduce with",
-             "`python benchmarks/downstream.py --model MODEL --json runs/downstream/NAME.json`.", ""]
+             "`python benchmarks/downstream_crop.py --model MODEL --json runs/downstream/NAME.json`.", ""]
     for path in files:
         r = json.loads(path.read_text())
         c = r["config"]
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "paper_claims"), help="results and runs (resumable)")
     ap.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
     ap.add_argument("--downstream", default=str(ROOT / "runs" / "downstream"),
-                    help="folder of benchmarks/downstream.py --json results to include in the report")
+                    help="folder of benchmarks/downstream_crop.py --json results to include in the report")
     ap.add_argument("--report-only", action="store_true", help="only rewrite the report from existing JSONs")
     args = ap.parse_args(argv)
     import torch

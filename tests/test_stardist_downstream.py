@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -62,11 +61,7 @@ def test_train_and_score_tiny_budget(tmp_path):
     pytest.importorskip("stardist")
     train, test = _quadrants()
     config = sd.StarDistConfig(epochs=2, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
-    started = time.process_time()  # CPU seconds (all threads): a loaded shared machine does not fail it
     result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path)
-    cpu = time.process_time() - started
-    print(f"tiny StarDist run: {cpu:.1f} CPU s")
-    assert cpu < 45, f"a 4-step StarDist run took {cpu:.0f} CPU s"
     for key in sd.SCORE_KEYS:
         assert 0.0 <= result[key] <= 1.0, key
     assert 0.0 <= result["thresholds"]["prob"] <= 1.0 and result["thresholds"]["nms"] == 0.4

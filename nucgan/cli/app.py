@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from nucgan import __version__
-from nucgan.cli import evaluate, generate, masks, models, plugins, synth, train
+from nucgan.cli import downstream, evaluate, generate, masks, models, plugins, synth, train
 from nucgan.cli import zoo as zoo_cli
 from nucgan.cli.layer import layer_command
 
@@ -39,6 +39,7 @@ app.command("train")(train.train_command)
 app.add_typer(zoo_cli.app, name="zoo")
 app.command("generate")(generate.generate_command)
 app.command("evaluate")(evaluate.evaluate_command)
+app.command("downstream")(downstream.downstream_command)
 app.command("synth")(synth.synth_command)
 app.command("layer")(layer_command)
 app.command("train-masks")(masks.train_masks_command)

@@ -36,7 +36,7 @@ def evaluate_command(
                                            ("--seed", seed != 0), ("--downstream", downstream)) if given]
         if unused:
             raise InputError(f"evaluate: {', '.join(unused)} cannot apply with --data (they are for --image; with "
-                             "--data use --seeds, and benchmarks/downstream_stardist.py for the downstream table)")
+                             "--data use --seeds, and nucgan downstream for the downstream table)")
         evaluate_folder_command(model, data, train_data, max_images, parse_seeds(seeds, "--seeds"), output)
         return
     if image is None or labels is None:

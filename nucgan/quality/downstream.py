@@ -32,7 +32,7 @@ from nucgan.errors import InputError
 from nucgan.quality.baselines import fit_baseline, is_baseline
 from nucgan.quality.evaluate import _ignore_cut
 from nucgan.quality.judge import MIN_AREA, judge_segment
-from nucgan.quality.matching import segmentation_scores
+from nucgan.quality.matching import iou_matrix, match, segmentation_scores
 from nucgan.regions import crop, majority_inside, parse_region
 
 ARMS = ("real", "synthetic", "both")
@@ -307,3 +307,62 @@ def downstream(model: Any, image: np.ndarray, labels: np.ndarray, seeds: Sequenc
         "config": asdict(config), "arms": results, "judge_on_real_test": judge,
         "synthesis_seconds": round(synth_s, 2), "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+# -- folders: the built-in segmenter as an arm runner of ``nucgan downstream`` -------------------------------
+def pooled_scores(truths: Sequence[np.ndarray], preds: Sequence[np.ndarray]) -> dict[str, float]:
+    """F1, precision, recall at IoU 0.5 and 0.7 and PQ at 0.5 from match counts summed over the images.
+
+    The same pooling as ``stardist.matching.matching_dataset`` (every nucleus weighs the same), so the
+    built-in and the StarDist segmenter report comparable figures.
+    """
+    sums = {t: [0, 0, 0, 0.0] for t in (0.5, 0.7)}  # tp, fp, fn, matched IoU
+    for truth, pred in zip(truths, preds, strict=True):
+        iou = iou_matrix(np.asarray(truth), np.asarray(pred))[0]
+        for t, acc in sums.items():
+            m = match(truth, pred, t, iou)
+            acc[0] += m.tp
+            acc[1] += m.fp
+            acc[2] += m.fn
+            acc[3] += m.mean_matched_iou * m.tp
+    out: dict[str, float] = {}
+    for t, (tp, fp, fn, iou_sum) in sums.items():
+        tag = f"{round(t * 100)}"
+        out[f"f1_{tag}"] = 2 * tp / max(2 * tp + fp + fn, 1)
+        out[f"precision_{tag}"] = tp / max(tp + fp, 1)
+        out[f"recall_{tag}"] = tp / max(tp + fn, 1)
+        if t == 0.5:
+            out["pq_50"] = iou_sum / max(tp + fp / 2 + fn / 2, 1e-9)
+            out["n_true"], out["n_pred"] = tp + fn, tp + fp
+    return out
+
+
+def train_and_score(train_pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                    test_pairs: Sequence[tuple[np.ndarray, np.ndarray]], config: DownstreamConfig | None = None,
+                    seed: int = 0) -> dict[str, Any]:
+    """Train the built-in net on ``train_pairs``, score it on ``test_pairs`` (whole images, pooled).
+
+    The result has the keys of the StarDist runner's (``f1_50``, ``f1_70``, ``pq_50``, ..., ``seconds``),
+    so ``nucgan downstream`` tabulates either segmenter the same way. The net has fixed thresholds
+    (0.5 on its class probabilities), so no validation part is held out.
+    """
+    config = (config or DownstreamConfig()).validate()
+    if not train_pairs or not test_pairs:
+        raise InputError("downstream: the built-in segmenter needs training pairs and test pairs")
+    started = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        pool = Pool(train_pairs)
+        t0 = time.perf_counter()
+        net = train_net([pool], config, seed)
+        t1 = time.perf_counter()
+        preds = [predict(net, image) for image, _ in test_pairs]
+    finally:
+        torch.set_num_threads(previous_threads)
+    t2 = time.perf_counter()
+    scores = pooled_scores([np.asarray(lb) for _, lb in test_pairs], preds)
+    return {**scores, "n_train": len(train_pairs), "n_test": len(test_pairs), "seed": int(seed),
+            "seconds": {"prepare": round(t0 - started, 1), "train": round(t1 - t0, 1),
+                        "predict": round(t2 - t1, 1), "total": round(time.perf_counter() - started, 1)},
+            "config": asdict(config), "versions": {"torch": torch.__version__}}

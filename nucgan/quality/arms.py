@@ -1,0 +1,202 @@
+"""The training pairs of each downstream arm: real, synthetic, both, few real + synthetic, and the baselines.
+
+Arms differ only in their training pairs; the segmenter and its budget are the same for all:
+
+- ``real``: the real train pairs;
+- ``synthetic``: ``nucgan synth`` pairs from de novo masks (the ``bank`` sampler with the real train
+  nuclei's whole shapes, density matched to the real train set, as many pixels as the real train set);
+- ``real+synthetic``: both; ``few-real+synthetic``: a fixed seeded 10 % of the real train pairs + synthetic;
+- ``painter``, ``flat``: the SAME de novo masks painted by the non-learned baselines fitted on real train.
+
+Generated data are cached under ``out/data`` by a key of everything that made them, so a rerun (or a
+resumed table) reuses them and a changed model or train set makes new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from nucgan.atomic import atomic_path
+
+ARMS = ("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")
+SYNTH_ARMS = frozenset(ARMS[1:])
+FEW_SEED, FEW_FRACTION, SYNTH_SEED = 10, 0.10, 0
+
+#: (image path, mask path) pairs as strings: JSON-able, and the cache keys are made of them.
+PairPaths = list[tuple[str, str]]
+Log = Callable[[str], None]
+
+
+def digest(obj: Any) -> str:
+    """A short stable hash of a JSON-able value (cache keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """``obj`` as indented JSON at ``path``, atomically (a killed run never leaves half a file)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def seeded_subset(pairs: Sequence[Any], n: int, seed: int) -> list[Any]:
+    """``n`` of ``pairs`` drawn with a fixed seed, kept in their order."""
+    if n >= len(pairs):
+        return list(pairs)
+    keep = np.random.default_rng(seed).choice(len(pairs), size=max(1, n), replace=False)
+    return [pairs[i] for i in sorted(keep.tolist())]
+
+
+def density_per_512(masks: Iterable[np.ndarray]) -> tuple[float, int, int]:
+    """Nuclei per 512 x 512 px over all masks, with the nucleus and pixel totals."""
+    nuclei = pixels = 0
+    for m in masks:
+        nuclei += int(np.count_nonzero(np.unique(m)))
+        pixels += int(m.size)
+    return nuclei / max(pixels, 1) * 512 * 512, nuclei, pixels
+
+
+def bank_image(masks: Iterable[np.ndarray], width: int = 4096) -> np.ndarray:
+    """Every nucleus of ``masks`` not cut by its image border, packed in rows into one label image.
+
+    The bank sampler takes shapes from one label image; packing (1 px apart, nothing at the outer
+    border) keeps exactly the whole real train nuclei, with no shape truncated by a tile edge.
+    """
+    from scipy import ndimage as ndi
+
+    shapes = []
+    for lab in masks:
+        h, w = lab.shape
+        for i, box in enumerate(ndi.find_objects(lab), start=1):
+            if box is None or box[0].start == 0 or box[1].start == 0 or box[0].stop == h or box[1].stop == w:
+                continue
+            shapes.append(lab[box] == i)
+    shapes.sort(key=lambda s: -s.shape[0])
+    places, x, y, row = [], 1, 1, 0
+    for s in shapes:
+        if x + s.shape[1] + 1 > width:
+            x, y, row = 1, y + row + 1, 0
+        places.append((y, x))
+        x, row = x + s.shape[1] + 1, max(row, s.shape[0])
+    out = np.zeros((y + row + 1, width), np.uint16 if len(shapes) < 65535 else np.uint32)
+    for k, (s, (r, c)) in enumerate(zip(shapes, places), start=1):
+        out[r:r + s.shape[0], c:c + s.shape[1]][s] = k
+    return out
+
+
+def read_masks(pairs: PairPaths) -> list[np.ndarray]:
+    """The mask of every pair, as stored."""
+    import tifffile
+
+    return [tifffile.imread(m) for _, m in pairs]
+
+
+def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int | None,
+                 log: Log) -> tuple[Path, dict[str, Any]]:
+    """The cached ``nucgan synth`` set for these real train masks (made on first use) and its record."""
+    import tifffile
+
+    masks = read_masks(train)
+    density, _, pixels = density_per_512(masks)
+    count = count or max(1, round(pixels / size ** 2))
+    bank = out / "data" / f"bank-{digest([m for _, m in train])}.tif"
+    if not bank.exists():
+        with atomic_path(bank) as tmp:
+            tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
+    args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
+            "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
+    bank_sha = file_sha256(bank)
+    key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args], "bank": bank_sha})
+    folder = out / "data" / f"synth-{key}"
+    record_path = folder / "synth.json"
+    if record_path.exists() and (folder / "manifest.json").exists():
+        return folder, json.loads(record_path.read_text())
+    shutil.rmtree(folder, ignore_errors=True)  # a killed generation: start over
+    cmd = [sys.executable, "-m", "nucgan", "synth", *args, "--out", str(folder)]
+    log(f"generating {count} synthetic pairs of {size} px (density {density:.2f} / 512^2): {shlex.join(cmd)}")
+    started = time.perf_counter()
+    rc = subprocess.run(cmd).returncode  # its progress and messages reach the terminal as they come
+    if rc != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        from nucgan.errors import InputError
+
+        raise InputError(f"downstream: nucgan synth for the synthetic arms failed (exit {rc}; its message is above)")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    record = {"key": key, "command": shlex.join(cmd), "seconds": round(time.perf_counter() - started, 1),
+              "model": manifest["model"], "model_sha256": manifest.get("model_sha256"), "count": count,
+              "size": size, "density_per_512": round(density, 2), "bank_sha256": bank_sha,
+              "nuclei": sum(r["nuclei"] for r in manifest["images"])}
+    write_json(record_path, record)
+    log(f"  {record['nuclei']} nuclei in {record['seconds']:.0f} s")
+    return folder, record
+
+
+def synth_pairs(folder: Path) -> PairPaths:
+    """The (image, mask) pairs of a synth folder, by name."""
+    return [(str(p), str(folder / "masks" / p.name)) for p in sorted((folder / "images").glob("*.tif"))]
+
+
+def baseline_folder(out: Path, name: str, synth: Path, synth_record: dict[str, Any], train: PairPaths,
+                    log: Log) -> tuple[Path, dict[str, Any]]:
+    """The synthetic masks painted by baseline ``name`` fitted on the real train pairs (cached)."""
+    import tifffile
+
+    from nucgan.io import read_pair
+    from nucgan.quality.baselines import fit_baseline
+
+    key = digest({"baseline": name, "synth": synth_record["key"], "train": [m for _, m in train]})
+    folder = out / "data" / f"{name}-{key}"
+    record_path = folder / "paint.json"
+    if record_path.exists():
+        return folder, json.loads(record_path.read_text())
+    log(f"painting the synthetic masks with the {name} baseline")
+    started = time.perf_counter()
+    baseline = fit_baseline(name, [read_pair(i, m) for i, m in train])
+    for index, (_, mask) in enumerate(synth_pairs(synth)):
+        target = folder / "images" / Path(mask).name
+        with atomic_path(target) as tmp:
+            tifffile.imwrite(tmp, baseline.paint(tifffile.imread(mask), seed=index), compression="zlib")
+    record = {"key": key, "baseline": baseline.to_json(), "synth": synth_record["key"],
+              "seconds": round(time.perf_counter() - started, 1)}
+    write_json(record_path, record)
+    return folder, record
+
+
+def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, synth_size: int = 512,
+              synth_count: int | None = None, log: Log = print) -> tuple[dict[str, PairPaths], dict[str, Any]]:
+    """The training pairs of each arm, and a record of the generated data they use."""
+    data: dict[str, Any] = {}
+    pairs: dict[str, PairPaths] = {}
+    synth: PairPaths = []
+    synth_dir = Path()
+    if SYNTH_ARMS & set(arms):
+        synth_dir, data["synthetic"] = synth_folder(out, train, model, synth_size, synth_count, log)
+        synth = synth_pairs(synth_dir)
+    few = seeded_subset(train, max(1, round(FEW_FRACTION * len(train))), FEW_SEED)
+    for arm in arms:
+        if arm == "real":
+            pairs[arm] = list(train)
+        elif arm == "synthetic":
+            pairs[arm] = synth
+        elif arm == "real+synthetic":
+            pairs[arm] = list(train) + synth
+        elif arm == "few-real+synthetic":
+            pairs[arm] = few + synth
+        else:
+            folder, data[arm] = baseline_folder(out, arm, synth_dir, data["synthetic"], train, log)
+            pairs[arm] = [(str(folder / "images" / Path(m).name), m) for _, m in synth]
+    return pairs, data

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -72,7 +71,10 @@ def section(result: dict[str, Any]) -> str:
     missing = [a for a in result["arms"] if len(result["summary"].get(a, {}).get("seeds", [])) < len(result["seeds"])]
     if missing:
         lines += ["", f"Not complete: {', '.join(missing)} ran fewer than {len(result['seeds'])} seeds."]
-    lines += ["", f"Command: `{result['command']}`"]
+    c = result["config"]
+    budget = (f"{c['epochs']} x {c['steps_per_epoch']} steps of batch {c['batch_size']} x {c['patch']} px patches"
+              if result["segmenter"] == "stardist" else f"{c['steps']} steps of batch {c['batch']} x {c['crop']} px crops")
+    lines += ["", f"Budget per run: {budget}, {c['threads']} thread(s). Command: `{result['command']}`"]
     return "\n".join(lines)
 
 
@@ -95,34 +97,45 @@ def headline(all_results: list[dict[str, Any]]) -> str:
     return "; ".join(parts + extra) + f" ({seeds} seed{'s' if seeds > 1 else ''}; [results](docs/results.md))."
 
 
+def models_table(all_results: list[dict[str, Any]]) -> str:
+    """Shipped models and both baselines side by side: the synthetic-only arm of each, real for reference."""
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in all_results:
+        model = r["data"].get("synthetic", {}).get("model", r["model"]).split("@")[0]
+        for arm, s in r["summary"].items():
+            name = {"real": f"real train images ({s['train_images']})", "synthetic": f"`{model}` synthetic only",
+                    "painter": "painter baseline", "flat": "flat baseline"}.get(arm)
+            if name:
+                rows.setdefault(name, {}).setdefault(r["segmenter"], s)
+    if not rows:
+        return "(no downstream result committed yet)"
+    lines = ["| trained on | StarDist F1@0.5 | StarDist F1@0.7 | built-in F1@0.5 | built-in F1@0.7 | seeds |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    rank = {"painter baseline": 2, "flat baseline": 3}
+    order = sorted(rows, key=lambda n: (0 if n.startswith("real") else rank.get(n, 1), n))
+    for name in order:
+        by = rows[name]
+        get = lambda seg, k: cell(by[seg][k]) if seg in by else "–"  # noqa: E731
+        seeds = "/".join(str(len(by[seg]["seeds"])) for seg in ("stardist", "builtin") if seg in by)
+        lines.append(f"| {name} | {get('stardist', 'f1_50')} | {get('stardist', 'f1_70')} | "
+                     f"{get('builtin', 'f1_50')} | {get('builtin', 'f1_70')} | {seeds} |")
+    return "\n".join(lines)
+
+
 def render() -> dict[str, str]:
     """Marker name -> the text that belongs between its markers."""
     found = results()
     body = "\n\n".join(section(r) for r in found) or "(no downstream result committed yet)"
-    return {"downstream-headline": headline(found), "downstream-tables": body}
-
-
-MARK = re.compile(r"(<!-- (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(\n<!-- /(?P=name) -->)", re.S)
-
-
-def splice(text: str, blocks: dict[str, str]) -> str:
-    """``text`` with the body of every known marker pair replaced."""
-    return MARK.sub(lambda m: m.group(1) + blocks.get(m.group("name"), m.group("body")) + m.group(4), text)
+    return {"downstream-headline": headline(found), "downstream-tables": body, "downstream-models": models_table(found)}
 
 
 def write_docs() -> list[Path]:
     """Rewrite the marked sections; the files that changed."""
-    from nucgan.atomic import atomic_path
+    from docblocks import rewrite
 
-    blocks, changed = render(), []
-    for path in (ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "shipped-models.md"):
-        old = path.read_text()
-        new = splice(old, blocks)
-        if new != old:
-            with atomic_path(path) as tmp:
-                tmp.write_text(new)
-            changed.append(path)
-    return changed
+    blocks = render()
+    return [p for p in (ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "shipped-models.md")
+            if rewrite(p, blocks)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,28 @@ def test_cli_reference_is_current() -> None:
     assert current == expected, f"docs/cli.md is out of date; regenerate it with: {gen.COMMAND}"
 
 
+def test_downstream_figures_in_the_docs_come_from_the_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README, results and shipped-models hold exactly what benchmarks/downstream.py renders from results.json."""
+    bench = DOCS.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("nucgan_bench_downstream", bench / "downstream.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from docblocks import blocks
+
+    expected = module.render()
+    pages = {p: blocks(p.read_text()) for p in (DOCS.parent / "README.md", DOCS / "results.md",
+                                                 DOCS / "shipped-models.md")}
+    assert "downstream-headline" in pages[DOCS.parent / "README.md"]
+    assert "downstream-tables" in pages[DOCS / "results.md"]
+    for path, found in pages.items():
+        for name, body in found.items():
+            if name in expected:
+                assert body == expected[name], f"{path.name}: section {name} is stale; run " \
+                                               "python benchmarks/downstream.py --write-docs"
+
+
 def test_cli_reference_covers_every_command_and_option() -> None:
     """Each visible command path and each option flag of the app has its place in docs/cli.md."""
     import typer.main

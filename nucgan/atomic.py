@@ -33,9 +33,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     Readers see either the old file or the complete new one, never a partial write, even after
     ``kill -9``: the rename is atomic on POSIX and Windows when both paths share a file system.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_output_file(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        from nucgan.errors import InputError
+
+        raise InputError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -48,6 +53,26 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, or InputError if no file can be written there: a folder, a file as a parent, read-only.
+
+    Commands call it before their work, so a wrong ``-o`` fails at once instead of after it.
+    """
+    from nucgan.errors import InputError
+
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{target}: is a folder; give a file name for the output")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{target}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(f"{target}: cannot write into {parent} (permission denied)")
+            break
+    return target
 
 
 @contextlib.contextmanager

@@ -41,5 +41,7 @@ class LayeringError(InputError):
         self.disconnected = [int(i) for i in disconnected]
 
     def named(self, what: str) -> "LayeringError":
-        """The same error, its message starting with ``what`` (the labels file it is about)."""
-        return LayeringError(f"{what}: {self}", unplaced=self.unplaced, disconnected=self.disconnected)
+        """The same error, its message starting with ``what`` (the labels file it is about) instead of "labels"."""
+        text = str(self)
+        text = text[len("labels: "):] if text.startswith("labels: ") else text
+        return LayeringError(f"{what}: {text}", unplaced=self.unplaced, disconnected=self.disconnected)

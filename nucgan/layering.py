@@ -155,12 +155,10 @@ class GapGraph:
         first = vertices[0] if vertices else None
         near = f"; mask {int(self.ids[first])} lies within {self.gap} px of masks {_list_ids(self.ids[adj[first]])}" \
             if first is not None and adj[first] else ""
-        err = LayeringError(
+        return LayeringError(
             f"{len(vertices)} of {len(self.ids)} masks did not fit on {channels} channels with gap {self.gap}: "
             f"ids {_list_ids(ids)}{near}{'; ' + note if note else ''}; use more channels (e.g. {channels + 1}) "
-            f"or a smaller gap")
-        err.unplaced = [int(i) for i in ids]  # type: ignore[attr-defined]
-        return err
+            f"or a smaller gap", unplaced=ids.tolist())
 
 
 def _extreme_pass(dst: np.ndarray, src: np.ndarray, radius: int, axis: int, op: Any) -> None:
@@ -297,12 +295,10 @@ def _check_connected(work: np.ndarray, values: np.ndarray, boxes: list, renumber
         ids = renumbered[values[bad]] if renumbered is not None else values[bad]
         names = [f"{int(i)} ({int(n)} pieces)" for i, n in zip(ids[:_LISTED], pieces[bad][:_LISTED])]
         more = f" ... and {bad.size - _LISTED} more" if bad.size > _LISTED else ""
-        err = LayeringError(
+        raise LayeringError(
             f"{what}: {bad.size} instance(s) made of disconnected pieces: {', '.join(names)}{more}; a channel "
             f"cannot keep the pieces of one instance together, so fix the labels or give each piece its own id "
-            f"(skimage.measure.label(labels, connectivity=2))")
-        err.disconnected = [int(i) for i in ids]  # type: ignore[attr-defined]
-        raise err
+            f"(skimage.measure.label(labels, connectivity=2))", disconnected=ids.tolist())
 
 
 def _pieces(work: np.ndarray, values: np.ndarray, boxes: list) -> np.ndarray:

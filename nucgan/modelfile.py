@@ -94,15 +94,8 @@ def load_generator(path: str | os.PathLike[str], device: str = "cpu") -> tuple["
     on the meta device and compared with the tensor shapes in the file's header, so a hostile config
     costs no memory: real memory is allocated only for an architecture the file's weights fit.
     """
-    import torch
-
-    info = read_info(path, with_sha256=True)
+    info = check_file(path, with_sha256=True)
     path = Path(path)
-    shapes = read_header(path).shapes
-    with torch.device("meta"):
-        skeleton = _build(info, path)
-    check_shapes(skeleton.state_dict(), shapes, f"{path}: weights do not fit generator {info.name!r}")
-    del skeleton
     generator = _build(info, path)
     tensors = load_tensors(path, device="cpu")
     try:
@@ -110,6 +103,21 @@ def load_generator(path: str | os.PathLike[str], device: str = "cpu") -> tuple["
     except (ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: unreadable safetensors file ({' '.join(str(exc).split())})") from None
     return generator.to(device).eval(), info
+
+
+def check_file(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelInfo:
+    """The file's ModelInfo once its stored config, built on the meta device, fits the tensor shapes in its header.
+
+    No tensor is read and no real memory allocated, so a hostile config costs nothing; InputError names the file.
+    """
+    import torch
+
+    info = read_info(path, with_sha256=with_sha256)
+    path = Path(path)
+    with torch.device("meta"):
+        skeleton = _build(info, path)
+    check_shapes(skeleton.state_dict(), read_header(path).shapes, f"{path}: weights do not fit generator {info.name!r}")
+    return info
 
 
 def _build(info: ModelInfo, path: Path) -> "Generator":

@@ -19,11 +19,12 @@ def colour_layers(layers: np.ndarray) -> np.ndarray:
 
 def colour_labels(labels: np.ndarray) -> np.ndarray:
     """(H, W) instance labels -> (H, W, 3) uint8, instances cycling through the channel colours."""
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    lut = np.zeros((int(labels.max()) + 1, 3), np.uint8)
-    lut[ids] = CHANNEL_COLOURS[np.arange(ids.size) % len(CHANNEL_COLOURS)]
-    return lut[labels]
+    from nucgan.labelids import compact_labels
+
+    compact, ids = compact_labels(labels)  # ids of any magnitude: a table per present id only
+    colours = np.zeros((ids.size, 3), np.uint8)
+    colours[1:] = CHANNEL_COLOURS[np.arange(ids.size - 1) % len(CHANNEL_COLOURS)]
+    return colours[compact]
 
 
 def stretch(image: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:

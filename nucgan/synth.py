@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,38 +90,93 @@ def paths(out: Path, fmt: str, name: str) -> tuple[Path, Path]:
 
 def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Write this shard's image/label pairs and its manifest into ``out``; returns the manifest."""
+    """Write this shard's image/label pairs and its manifest into ``out``; returns the manifest.
+
+    ``out`` must be new, empty, or a synth output of the same settings (another shard, or a run that
+    was interrupted: it is redone): a folder of other files, or of another synth run, is refused
+    before any work, so the manifest always lists exactly the pairs in the folder.
+    """
+    from nucgan.atomic import output_folder
     from nucgan.generation import load_model
     from nucgan.layout import read_region
     from nucgan.registry import create_sampler
 
     plan.validate()
     out = Path(out)
-    zm = load_model(model)
-    sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
-    region = read_region(plan.region, plan.size) if plan.region else None
-    records: list[dict[str, Any]] = []
-    written: list[Path] = []
-    try:
-        for done, index in enumerate(plan.indices, start=1):
-            records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1))
-            if progress:
-                progress(done, len(plan.indices))
-    except BaseException:
-        for path in written:  # no partial data set: a failed run removes what it wrote
-            path.unlink(missing_ok=True)
-        raise
-    manifest = {
-        "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
-        "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
-        "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
-        "region": plan.region, "format": plan.fmt, "shard": list(plan.shard), "images": records,
-    }
-    i, n = plan.shard
-    name = "manifest.json" if n == 1 else f"manifest-shard{i}-of{n}.json"
-    with atomic_path(out / name) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    with output_folder(out):
+        zm = load_model(model)
+        settings = {
+            "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
+            "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
+            "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
+            "region": plan.region, "format": plan.fmt,
+        }
+        check_folder(out, plan, settings)
+        sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
+        region = read_region(plan.region, plan.size) if plan.region else None
+        i, n = plan.shard
+        manifest_path = out / ("manifest.json" if n == 1 else f"manifest-shard{i}-of{n}.json")
+        fresh = not manifest_path.exists()
+        _write_manifest(manifest_path, {**settings, "shard": list(plan.shard), "complete": False, "images": []})
+        records: list[dict[str, Any]] = []
+        written: list[Path] = []
+        try:
+            for done, index in enumerate(plan.indices, start=1):
+                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1))
+                if progress:
+                    progress(done, len(plan.indices))
+        except BaseException:
+            for path in written:  # no partial data set: a failed run removes what it wrote
+                path.unlink(missing_ok=True)
+            if fresh:
+                manifest_path.unlink(missing_ok=True)
+            for folder in {p.parent for p in written} - {out}:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty
+            raise
+        manifest = {**settings, "shard": list(plan.shard), "complete": True, "images": records}
+        _write_manifest(manifest_path, manifest)
     return manifest
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def pair_name(plan: SynthPlan, index: int) -> str:
+    """The file stem of pair ``index`` (zero-padded to the width of ``count - 1``, at least 4 digits)."""
+    return f"{plan.prefix}_{index:0{max(4, len(str(plan.count - 1)))}d}"
+
+
+def check_folder(out: Path, plan: SynthPlan, settings: dict[str, Any]) -> None:
+    """Refuse a non-empty ``out`` unless it is a synth output of exactly these settings holding only its files."""
+    if not out.is_dir() or not any(p.is_file() for p in out.rglob("*")):
+        return  # new, or only empty folders
+    manifests = sorted(out.glob("manifest*.json"))
+    if not manifests:
+        raise InputError(f"{out}: not empty and not a nucgan synth output (no manifest.json); give an empty or "
+                         "new folder")
+    for path in manifests:
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable synth manifest ({exc}); give an empty or new folder") from None
+        if not isinstance(old, dict) or "nucgan_synth" not in old:
+            raise InputError(f"{path}: not a nucgan synth manifest; give an empty or new folder")
+        differ = [k for k in settings if old.get(k) != settings[k]]
+        if differ:
+            k = differ[0]
+            raise InputError(f"{out}: holds a synth output made with other settings ({k} {old.get(k)!r} there, "
+                             f"{settings[k]!r} now); give an empty or new folder, or the same settings to resume")
+    expected = {out / "preview.png", *manifests}
+    for index in range(plan.count):
+        expected.update(paths(out, plan.fmt, pair_name(plan, index)))
+    folders = {p for e in expected for p in e.relative_to(out).parents if str(p) != "."}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if path not in expected and not (path.is_dir() and rel in folders):
+            raise InputError(f"{out}: holds {rel}, which nucgan synth did not write; give an empty or new folder")
 
 
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
@@ -135,8 +191,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed)
     image = generate(zm, labels, seed=seed)
-    name = f"{plan.prefix}_{index:0{max(4, len(str(plan.count - 1)))}d}"
-    image_path, label_path = paths(out, plan.fmt, name)
+    image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))
     if first:

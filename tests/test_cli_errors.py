@@ -19,7 +19,7 @@ import tifffile
 
 from nucgan.cli import main
 
-INPUTS = ("lab.tif", "lab.bmp", "img.tif", "stack.tif", "small.tif", "text.tif", "tiny.safetensors")
+INPUTS = ("lab.tif", "lab.bmp", "img.tif", "stack.tif", "small.tif", "text.tif", "tiny.safetensors", "split.tif")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,11 @@ def work(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> P
     tifffile.imwrite(tmp_path / "img.tif", np.random.default_rng(0).random((64, 64), dtype=np.float32) * 200)
     tifffile.imwrite(tmp_path / "stack.tif", np.stack([labels, labels, labels]), photometric="minisblack")
     tifffile.imwrite(tmp_path / "small.tif", labels[:32, :32])
+    split = labels.copy()
+    split[40:55, 10:20] = 0
+    split[44:50, 50:56] = 1  # instance 1 in two pieces
+    tifffile.imwrite(tmp_path / "split.tif", split)
+    (tmp_path / "folder.tif").mkdir()  # a folder with a file's name, as an output
     (tmp_path / "text.tif").write_text("hello, not an image\n")
     (tmp_path / "tiny.safetensors").write_bytes(tiny_model.read_bytes())
     monkeypatch.chdir(tmp_path)
@@ -121,7 +126,25 @@ ERRORS = [
      "--layered expects a (channels, height, width) stack"),
     pytest.param(["generate", "--model", "tiny.safetensors", "--labels", "lab.tif", "-o", "out/g.tif",
                   "--tile", "13"], "multiples of the model's size multiple", id="generate-tile"),
+    (["layer", "split.tif", "-o", "out/l.tif"], "split.tif: 1 instance(s) made of disconnected pieces: 1 (2 pieces)"),
+    (["generate", "--model", "tiny.safetensors", "--labels", "split.tif", "-o", "out/g.tif"],
+     "split.tif: 1 instance(s) made of disconnected pieces"),
+    # an output file that is a folder, or under a file
+    (["layer", "lab.tif", "-o", "folder.tif"], "folder.tif: is a folder; give a file name for the output"),
+    (["layer", "lab.tif", "-o", "img.tif/l.tif"], "img.tif/l.tif: img.tif is a file, not a folder"),
+    (["generate", "--model", "tiny.safetensors", "--labels", "lab.tif", "-o", "folder.tif"], "folder.tif: is a folder"),
+    (["generate", "--model", "tiny.safetensors", "--labels", "lab.tif", "-o", "img.tif/g.tif"],
+     "img.tif is a file, not a folder"),
+    # synth: a file, or a folder of other files, as --out
+    (["synth", "--model", "tiny.safetensors", "--count", "1", "--size", "64", "--nuclei", "2", "-o", "lab.tif"],
+     "lab.tif: exists and is not a folder"),
+    (["synth", "--model", "tiny.safetensors", "--count", "1", "--size", "64", "--nuclei", "2", "-o", "."],
+     "not empty and not a nucgan synth output"),
     # evaluate
+    (["evaluate", "--model", "painter", "--image", "img.tif", "--labels", "lab.tif", "-o", "lab.tif"],
+     "lab.tif: exists and is not a folder"),
+    (["evaluate", "--model", "painter", "--image", "img.tif", "--labels", "lab.tif", "-o", "ev", "--region",
+      "0:3,0:3"], "the 0:3,0:3 region (rows 0..2, columns 0..2) holds no nucleus to score"),
     (["evaluate", "--model", "painter", "--image", "missing.tif", "--labels", "lab.tif", "-o", "ev"],
      "missing.tif: no such file"),
     (["evaluate", "--model", "painter", "--image", "text.tif", "--labels", "lab.tif", "-o", "ev"],
@@ -281,3 +304,16 @@ def test_huge_requests_refused_fast(work: Path, args: list[str]) -> None:
     lines = bad.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), bad.stderr
     assert not (work / "out").exists()
+
+
+def test_numeric_noise_never_reaches_the_terminal(work: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """An all-black real image made numpy warn 'invalid value encountered in divide' twice; now nothing."""
+    tifffile.imwrite(work / "black.tif", np.zeros((64, 64), np.float32))
+    monkeypatch.setattr(sys, "argv", ["nucgan", "evaluate", "--model", "tiny.safetensors", "--image", "black.tif",
+                                      "--labels", "lab.tif", "-o", "ev", "--region", "all", "--train-region", "all"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    err = capsys.readouterr().err
+    assert info.value.code in (0, None), err
+    assert "warning" not in err.lower() and "RuntimeWarning" not in err, err

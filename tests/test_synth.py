@@ -92,3 +92,54 @@ def test_plan_validation():
         plan(density=10.0).validate()
     with pytest.raises(nucgan.InputError, match="--shard 2/2"):
         plan(shard=(2, 2)).validate()
+
+
+def test_a_folder_of_other_files_or_another_run_is_refused_before_any_work(model_file, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("my notes\n")
+    with pytest.raises(nucgan.InputError, match="not a nucgan synth output"):
+        synthesise(model_file, plan(), foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    out = tmp_path / "set"
+    synthesise(model_file, plan(count=3), out)
+    before = digest(out)
+    # a smaller --count would leave pairs the manifest does not list: refused, nothing touched
+    with pytest.raises(nucgan.InputError, match=r"other settings \(count 3 there, 2 now\)"):
+        synthesise(model_file, plan(count=2), out)
+    assert digest(out) == before and len(json.loads((out / "manifest.json").read_text())["images"]) == 3
+    (out / "masks" / "stray.tif").write_bytes(b"")
+    with pytest.raises(nucgan.InputError, match="holds masks/stray.tif, which nucgan synth did not write"):
+        synthesise(model_file, plan(count=3), out)
+    (out / "masks" / "stray.tif").unlink()
+    assert synthesise(model_file, plan(count=3), out)["complete"] is True  # the same settings again: fine
+    assert digest(out) == before
+
+
+def test_an_interrupted_run_resumes_and_the_manifest_lists_the_folder(model_file, tmp_path, monkeypatch):
+    import nucgan.synth as synth_mod
+
+    calls = {"n": 0}
+    real_one = synth_mod._one
+
+    def dies_on_the_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_one(*args, **kwargs)
+
+    out = tmp_path / "set"
+    monkeypatch.setattr(synth_mod, "_one", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        synthesise(model_file, plan(count=3), out)
+    assert not list(out.rglob("*.tif")) and not list(out.rglob("*.json"))  # a new folder: nothing left
+    # kill -9 leaves files and the 'complete: false' manifest written at the start; a rerun redoes it
+    monkeypatch.setattr(synth_mod, "_one", real_one)
+    synthesise(model_file, plan(count=3), out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["complete"], manifest["images"] = False, []
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "images" / "synth_0002.tif").unlink()
+    done = synthesise(model_file, plan(count=3), out)
+    listed = {r["image"] for r in done["images"]} | {r["labels"] for r in done["images"]}
+    assert done["complete"] and listed == {str(p.relative_to(out)) for p in out.rglob("*.tif")}

@@ -95,3 +95,28 @@ def test_console_script_placeholder_and_bad_ids(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+
+
+def test_pull_refuses_weights_that_can_never_load(cli, tmp_path: Path, zoo_env: Path) -> None:  # noqa: F811
+    """Checksums that match a manifest are not enough: weights of another architecture fail at pull, not at use."""
+    import hashlib
+
+    import nucgan
+    from nucgan.modelfile import save_generator
+
+    zoo = tmp_path / "zoo"
+    assert cli("zoo", "publish", str(make_run(tmp_path / "run")), "--id", "tiny-test", "--to", str(zoo))[0] == 0
+    entry = zoo / "tiny-test" / "1"
+    manifest = json.loads((entry / "manifest.json").read_text())
+    weights = entry / manifest["weights"]["file"]
+    save_generator(weights, nucgan.create_generator("unet", in_channels=5, filters=3, levels=1), name="unet",
+                   input={"channels": 4, "merged": True, "gap": 2, "layerer": "coloring"})
+    data = weights.read_bytes()
+    manifest["weights"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (entry / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert cli("zoo", "reindex", str(zoo))[0] == 0
+    code, out, err = cli("zoo", "pull", "tiny-test", "--zoo", str(zoo), "-q")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "tiny-test@1: weights: the file's generator" in err and "differs from the manifest's" in err
+    code, out, _ = cli("zoo", "cache", "list", "--json")
+    assert json.loads(out)["entries"] == []  # not recorded as pulled

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from nucgan.cli.output import err
-from nucgan.errors import InputError
+from nucgan.errors import InputError, LayeringError
 
 
 def read_stack(path: Path) -> np.ndarray:
@@ -42,6 +42,7 @@ def generate_command(
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
 ) -> None:
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
+    from nucgan.atomic import check_output_file
     from rich.progress import Progress
 
     from nucgan.generation import generate, load_model
@@ -50,6 +51,9 @@ def generate_command(
 
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{output}: the output must be a .tif/.tiff file")
+    check_output_file(output)
+    if png:
+        check_output_file(output.with_suffix(".png"))
     source = read_stack(labels) if layered else read_labels(labels)
     zm = load_model(model)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -58,8 +62,11 @@ def generate_command(
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total * samples)
 
-        image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
-                         output="float" if raw else "source", device=device, progress=tick)
+        try:
+            image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
+                             output="float" if raw else "source", device=device, progress=tick)
+        except LayeringError as exc:
+            raise exc.named(str(labels)) from None
     write_tiff(output, image.astype(np.float32) if raw else image)
     written = [str(output)]
     if png:

@@ -30,7 +30,7 @@ def layer_command(
     method: str = typer.Option("coloring", help="Layering method: coloring or first-fit (or a plugin's)."),
 ) -> None:
     """Layer LABELS onto binary channels; write OUT (multi-channel TIFF) and OUT's .png preview."""
-    from nucgan.atomic import atomic_path
+    from nucgan.atomic import atomic_path, check_output_file
     from nucgan.io import read_labels, write_png, write_tiff
     from nucgan.layering import layer
 
@@ -38,14 +38,14 @@ def layer_command(
         raise InputError(f"{out}: the output must be a .tif or .tiff file")
     if out.resolve() == labels.resolve():
         raise InputError(f"{out}: would overwrite the input labels; choose another output name")
+    check_output_file(out)
+    check_output_file(out.with_suffix(".png"))
     picture = out.with_suffix(".png")
     arr = read_labels(labels)
     try:
         stack = layer(arr, channels=channels, gap=gap, merged=merged, seed=seed, method=method)
     except LayeringError as exc:
-        named = LayeringError(f"{labels}: {exc}")
-        named.__dict__.update(exc.__dict__)  # keeps .unplaced / .disconnected
-        raise named from None
+        raise exc.named(str(labels)) from None
     plain = stack[1:] if merged else stack
     counts = masks_per_channel(plain)
     with atomic_path(out) as tmp_stack, atomic_path(picture) as tmp_picture:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from nucgan.errors import InputError
+from nucgan.labelids import compact_labels
 from nucgan.quality.painter import Painter, fit_painter
 
 BASELINES = ("painter", "flat")
@@ -44,7 +45,7 @@ def _stack(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
         raise InputError("baseline: no training images to fit on")
     images, labels, offset = [], [], 0
     for image, lab in pairs:
-        lab = np.asarray(lab).astype(np.int64)
+        lab = compact_labels(lab)[0]  # ids of any magnitude; renumbered 1..n per image, then offset
         if np.asarray(image).shape != lab.shape:
             raise InputError(f"baseline: image {np.asarray(image).shape} and labels {lab.shape} differ in shape")
         images.append(np.asarray(image, dtype=np.float64).ravel())

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from nucgan.atomic import atomic_path
+from nucgan.atomic import atomic_path, output_folder
+from nucgan.errors import InputError
 from nucgan.quality.baselines import BASELINES, fit_baseline, is_baseline
 from nucgan.quality.fidelity import intensities, paired, spectrum
 from nucgan.quality.judge import judge_segment
@@ -53,6 +54,18 @@ def evaluate(model: Any, image: np.ndarray, labels: np.ndarray, *, region: str =
     fitted on ``train_region``). Writes ``metrics.json`` and ``figure.png`` into ``out`` if given.
     """
     box = parse_region(region, labels.shape)
+    if not majority_inside(labels, box).size:
+        raise InputError(f"evaluate: the {region} region (rows {box[0]}..{box[1] - 1}, columns {box[2]}..{box[3] - 1}) "
+                         "holds no nucleus to score; give another --region")
+    if out is None:
+        return _evaluate(model, image, labels, box, region, seed, None, train_region)
+    with output_folder(out) as folder:  # a file or a read-only place is refused before the work
+        return _evaluate(model, image, labels, box, region, seed, folder, train_region)
+
+
+def _evaluate(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[int, int, int, int], region: str,
+              seed: int, out: Path | None, train_region: str) -> dict[str, Any]:
+    """:func:`evaluate` after its checks; writes the figure, then metrics.json, so metrics.json means complete."""
     started = time.perf_counter()
     fake, source = paint_region(model, image, labels, box, seed=seed, train_region=train_region)
     real, truth_all = crop(image, box), crop(labels, box)
@@ -73,10 +86,13 @@ def evaluate(model: Any, image: np.ndarray, labels: np.ndarray, *, region: str =
         "seconds": round(time.perf_counter() - started, 2),
     }
     if out is not None:
-        out = Path(out)
-        with atomic_path(out / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
         write_figure(out / "figure.png", truth_all, real, fake, seg_real, seg_fake)
+        try:
+            with atomic_path(out / "metrics.json") as tmp:
+                tmp.write_text(json.dumps(result, indent=2) + "\n")
+        except BaseException:
+            (out / "figure.png").unlink(missing_ok=True)
+            raise
     return result
 
 

@@ -53,7 +53,8 @@ def intensities(real: np.ndarray, fake: np.ndarray, labels: np.ndarray) -> dict[
     return {
         "nucleus_mean_real": float(mean_r.mean()), "nucleus_mean_generated": float(mean_f.mean()),
         "nucleus_w1": float(wasserstein_distance(mean_r, mean_f)) / rng,
-        "nucleus_corr": float(np.corrcoef(mean_r, mean_f)[0, 1]) if ids.size > 1 and mean_f.std() > 0 else 0.0,
+        "nucleus_corr": (float(np.corrcoef(mean_r, mean_f)[0, 1])
+                         if ids.size > 1 and min(mean_r.std(), mean_f.std()) > 0 else 0.0),
         "background_real": float(np.median(r[~inside])) if (~inside).any() else 0.0,
         "background_generated": float(np.median(f[~inside])) if (~inside).any() else 0.0,
         "background_std_real": float(r[~inside].std()) if (~inside).any() else 0.0,

@@ -68,12 +68,25 @@ def spread(items: Sequence[Any], n: int | None) -> list[Any]:
 
 
 def read_folder(paths: Sequence[tuple[Path, Path]]) -> list[Pair]:
-    """The (image, labels) arrays of path pairs; refuses an image without a nucleus or smaller than 2 px."""
+    """The (image, labels) arrays of path pairs; refuses an image smaller than 2 px.
+
+    An annotated instance drawn in disconnected pieces (DSB 2018 has one in train/ and one in test/)
+    cannot be layered for a model; its pieces become separate nuclei, with a warning naming the file.
+    """
+    import warnings
+
+    from nucgan.labelids import split_pieces
+
     pairs = []
     for image_path, labels_path in paths:
         image, labels = read_pair(image_path, labels_path)
         if min(labels.shape) < 2:
             raise InputError(f"{image_path}: image is {labels.shape[0]} x {labels.shape[1]} px, too small to score")
+        labels, split = split_pieces(labels)
+        if split:
+            shown = ", ".join(map(str, split[:5])) + (" ..." if len(split) > 5 else "")
+            warnings.warn(f"{labels_path}: {len(split)} instance(s) in disconnected pieces (ids {shown}); "
+                          "each piece is scored as its own nucleus", stacklevel=2)
         pairs.append((image, labels))
     return pairs
 

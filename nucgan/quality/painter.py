@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from nucgan.labelids import compact_labels
+
 SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -35,11 +37,10 @@ class Painter:
     def paint(self, labels: np.ndarray, seed: int = 0) -> np.ndarray:
         """An image for instance ``labels`` in the fitted intensity range and dtype."""
         rng = np.random.default_rng(seed)
-        ids = np.unique(labels)
-        ids = ids[ids > 0]
-        levels = np.zeros(int(labels.max()) + 1 if labels.size else 1)
-        levels[ids] = np.exp(rng.normal(self.nucleus_log_mean, self.nucleus_log_std, size=ids.size))
-        flat = np.where(labels > 0, levels[labels], self.background)
+        compact, ids = compact_labels(labels)  # a level per present id, whatever its magnitude
+        levels = np.zeros(ids.size)
+        levels[1:] = np.exp(rng.normal(self.nucleus_log_mean, self.nucleus_log_std, size=ids.size - 1))
+        flat = np.where(compact > 0, levels[compact], self.background)
         img = ndi.gaussian_filter(flat, self.sigma) + rng.normal(0, self.noise, size=labels.shape)
         img = np.clip(img, self.low, self.high)
         dtype = np.dtype(self.dtype)
@@ -58,9 +59,10 @@ def fit_painter(image: np.ndarray, labels: np.ndarray) -> Painter:
     far = ~ndi.binary_dilation(inside, iterations=3)
     bg = img[far] if far.any() else img[~inside]
     background, noise = float(np.median(bg)), float(bg.std())
-    per_id = np.zeros(int(labels.max()) + 1)
-    per_id[ids] = means
-    flat = np.where(inside, per_id[labels], background)
+    compact, present = compact_labels(labels)
+    per_id = np.zeros(present.size)
+    per_id[np.searchsorted(present, ids)] = means
+    flat = np.where(inside, per_id[compact], background)
     sigma = min(SIGMAS, key=lambda s: float(np.abs(ndi.gaussian_filter(flat, s) - img).mean()))
     logs = np.log(np.maximum(means, 1e-6))
     return Painter(float(np.mean(logs)), float(np.std(logs)), background, noise, float(sigma),

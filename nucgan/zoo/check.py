@@ -111,7 +111,6 @@ class Verdict:
 def verify_files(manifest: dict[str, Any], files: dict[str, Path], where: str) -> Verdict:
     """Re-hash every file of an entry and run its test with its own weights."""
     from nucgan.errors import NucganError
-    from nucgan.modelfile import load_generator
     from nucgan.zoo.manifest import files_of
 
     verdict = Verdict(manifest["id"], manifest["version"], manifest["kind"], where)
@@ -130,14 +129,69 @@ def verify_files(manifest: dict[str, Any], files: dict[str, Path], where: str) -
     if verdict.problems:
         return verdict
     try:
-        generator, info = load_generator(files["weights"])
-        if info.name != manifest["generator"]["name"] or info.config != manifest["generator"]["config"]:
-            verdict.problems.append("weights: the file's generator name/config differ from the manifest's")
-            return verdict
+        generator = loadable_generator(manifest, files["weights"])
         verdict.max_diff = run_test(generator, files["test"], float(manifest["test"]["atol"]))
     except NucganError as exc:
         verdict.problems.append(str(exc))
     return verdict
+
+
+def check_pulled(manifest: dict[str, Any], weights: Path) -> None:
+    """At pull: the weights' header and metadata match the manifest and fit its architecture (on the meta device).
+
+    So an entry whose checksums match but whose weights can never load (another architecture, wrong
+    shapes, a broken header) fails at pull, not at first use. A generator from a plugin not installed
+    here cannot be built: then only the header and metadata are checked, and a warning says so.
+    """
+    import warnings
+
+    from nucgan.errors import NucganError, UnknownNameError
+    from nucgan.modelfile import check_file, read_info
+    from nucgan.registry import resolve
+    from nucgan.zoo.errors import ZooError
+    from nucgan.zoo.pulling import ZooWarning
+
+    label = f"{manifest['id']}@{manifest['version']}"
+    try:
+        info = read_info(weights)
+        _same_generator(label, info, manifest)
+        try:
+            resolve("generators", info.name)
+        except UnknownNameError:
+            warnings.warn(f"{label}: generator {info.name!r} is not installed here, so its weights' shapes are checked "
+                          "at first use; install the plugin that provides it", ZooWarning, stacklevel=3)
+            return
+        check_file(weights)
+    except ZooError:
+        raise
+    except NucganError as exc:
+        raise ZooError(f"{label}: its weights cannot load: {exc}") from None
+
+
+def _same_generator(label: str, info: Any, manifest: dict[str, Any]) -> None:
+    from nucgan.zoo.errors import ZooError
+
+    if info.name != manifest["generator"]["name"] or info.config != manifest["generator"]["config"]:
+        raise ZooError(f"{label}: weights: the file's generator ({info.name}, {info.config}) differs from the "
+                       f"manifest's ({manifest['generator']['name']}, {manifest['generator']['config']})")
+
+
+def loadable_generator(manifest: dict[str, Any], weights: Path) -> Any:
+    """The generator of an entry's weights file, built from its header; ZooError if it does not fit the manifest.
+
+    ``zoo verify`` calls this; ``zoo pull`` calls :func:`check_pulled`, the same checks without the tensors.
+    """
+    from nucgan.errors import NucganError
+    from nucgan.modelfile import load_generator
+    from nucgan.zoo.errors import ZooError
+
+    label = f"{manifest['id']}@{manifest['version']}"
+    try:
+        generator, info = load_generator(weights)
+    except NucganError as exc:
+        raise ZooError(f"{label}: its weights cannot load: {exc}") from None
+    _same_generator(label, info, manifest)
+    return generator
 
 
 def verify(target: str | None = None, cache: "Cache | None" = None) -> list[Verdict]:

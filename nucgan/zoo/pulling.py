@@ -91,6 +91,9 @@ def _download(found: Found, cache: Cache, quiet: bool | None) -> Pulled:
                 progress=(lambda rel, size, role=role: make(f"{label} {role}", size)),
                 on_wait=lambda role=role: _say(f"{label}: waiting for another process downloading its {role}"),
             )
+    from nucgan.zoo.check import check_pulled
+
+    check_pulled(manifest, files["weights"])  # checksums match; the header and shapes must fit too
     cache.save_entry(manifest, found.zoo.location)
     return Pulled(manifest, found.zoo.location, files, False)
 

@@ -40,7 +40,7 @@ _LAZY = {
     # samplers and layouts
     "read_label_image": "nucgan.shapes", "instance_shapes": "nucgan.shapes", "shape_stats": "nucgan.shapes", "distribution_distance": "nucgan.shapes",
     "nearest_real_iou": "nucgan.shapes", "sampler_report": "nucgan.shapes",
-    "place": "nucgan.layout", "read_region": "nucgan.layout",
+    "place": "nucgan.layout", "read_placement_mask": "nucgan.layout",
     # training, generation, synthesis, evaluation
     "train": "nucgan.training", "TrainConfig": "nucgan.training",
     "generate": "nucgan.generation", "synthesise": "nucgan.synth", "SynthPlan": "nucgan.synth",
@@ -49,6 +49,7 @@ _LAZY = {
 _SUBMODULES = {"plugins", "zoo"}
 #: old public name -> (new name, module); each works for one more release, with a DeprecationWarning
 _DEPRECATED = {"Source": ("TrainingPair", "nucgan.tiles"),
+               "read_region": ("read_placement_mask", "nucgan.layout"),  # it reads a mask image, not a Region
                # helpers only plugins need moved to nucgan.plugin_api
                **{name: (f"plugin_api.{name}", "nucgan.plugin_api") for name in (
                    "check_tensor", "atomic_path", "transform_shape", "largest_component", "crop_to_content",
@@ -103,7 +104,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.zoo.loading import ZooModel, load, resolve_model  # noqa: F401
     # samplers and layouts
     from nucgan.atomic import atomic_path  # noqa: F401
-    from nucgan.layout import place, read_region  # noqa: F401
+    from nucgan.layout import place, read_placement_mask  # noqa: F401
     from nucgan.shapes import (crop_to_content, distribution_distance, instance_shapes,  # noqa: F401
                                largest_component, nearest_real_iou, read_label_image, sampler_report,
                                shape_stats, transform_shape)

@@ -20,6 +20,14 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def commit_file(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Flush a complete temp file, rename it over ``target`` and flush the folder: the one commit sequence."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    fsync_dir(Path(target).parent)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -46,10 +54,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 (and writers may replace the file)
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
-        fsync_dir(target.parent)
+        commit_file(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -38,9 +38,9 @@ _CHECKED = 64  # overlap mode: exact candidates checked for the earlier masks' c
 
 
 # -- regions ------------------------------------------------------------------------------------------
-def read_region(path: str | os.PathLike[str], shape: tuple[int, int] | None = None,
-                resize: bool = False) -> np.ndarray:
-    """A bool region mask from an image file: non-zero pixels are inside (transparent ones are outside).
+def read_placement_mask(path: str | os.PathLike[str], shape: tuple[int, int] | None = None,
+                        resize: bool = False) -> np.ndarray:
+    """A bool placement mask from an image file: non-zero pixels are where nuclei may go (transparent: not).
 
     ``shape`` (H, W) is the canvas it must match; a different size is an error unless ``resize``,
     which scales the drawing to the canvas (nearest neighbour) so a sketch drawn at any size works.
@@ -87,7 +87,7 @@ def _region(region: Any, shape: tuple[int, int]) -> np.ndarray:
     if region is None:
         return np.ones(shape, dtype=bool)
     if isinstance(region, (str, os.PathLike)):
-        return read_region(region, shape)
+        return read_placement_mask(region, shape)
     arr = np.asarray(region)
     if arr.shape != shape:
         raise InputError(f"region mask has shape {arr.shape}, the canvas is {shape}")

@@ -32,13 +32,23 @@ class SynthPlan:
     density: float | None = None
     gap: int = 2
     overlap: float = 0.0
-    region: str | None = None
+    placement_mask: str | None = None  # an image file: nuclei only where it is non-zero
     sampler: str = "gan"
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     fmt: str = "stardist"
     shard: tuple[int, int] = (0, 1)
     prefix: str = "synth"
+    region: str | None = None  # deprecated name of placement_mask (a path, not a Region box); removed in 0.3
+
+    def __post_init__(self) -> None:
+        if self.region is not None:
+            import warnings
+
+            warnings.warn("SynthPlan(region=...) is deprecated; use placement_mask=", DeprecationWarning, stacklevel=3)
+            if self.placement_mask is None:
+                self.placement_mask = self.region
+            self.region = None
 
     def validate(self) -> "SynthPlan":
         if self.count < 1:
@@ -58,7 +68,7 @@ class SynthPlan:
             raise InputError("give exactly one of --nuclei (per image) or --density (per 512 x 512)")
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.region is None:
+        if self.placement_mask is None:
             from nucgan.layout import DENSITY_AREA, check_capacity
 
             h, w = self.size
@@ -98,7 +108,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
     """
     from nucgan.atomic import output_folder
     from nucgan.generation import load_model
-    from nucgan.layout import read_region
+    from nucgan.layout import read_placement_mask
     from nucgan.registry import create_sampler
 
     plan.validate()
@@ -109,11 +119,11 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
             "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
             "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
-            "region": plan.region, "format": plan.fmt,
+            "placement_mask": plan.placement_mask, "format": plan.fmt,
         }
         check_folder(out, plan, settings)
         sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
-        region = read_region(plan.region, plan.size) if plan.region else None
+        region = read_placement_mask(plan.placement_mask, plan.size) if plan.placement_mask else None
         i, n = plan.shard
         manifest_path = out / ("manifest.json" if n == 1 else f"manifest-shard{i}-of{n}.json")
         fresh = not manifest_path.exists()

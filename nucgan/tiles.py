@@ -90,7 +90,7 @@ class TilesDataset(Dataset):
     """
 
     def __init__(self, sources: Sequence[TrainingPair], *, tile: int = 128, stride: int = 4, region: Any = None,
-                 randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
+                 randomize: int = 10, views: str = "d4", merged: bool = True, channels: int = 4, gap: int = 2,
                  layerer: str = DEFAULT_METHOD, seed: int | None = 0,
                  percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
         for name, value in (("tile", tile), ("stride", stride), ("randomize", randomize)):

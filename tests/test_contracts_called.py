@@ -71,6 +71,11 @@ def test_renamed_public_names_keep_a_deprecated_alias():
     with pytest.warns(DeprecationWarning, match="nucgan.Source is deprecated; use nucgan.TrainingPair"):
         assert nucgan.Source is nucgan.TrainingPair
     assert "Source" not in nucgan.__all__
+    with pytest.warns(DeprecationWarning, match="nucgan.read_region is deprecated; use nucgan.read_placement_mask"):
+        assert nucgan.read_region is nucgan.read_placement_mask
+    with pytest.warns(DeprecationWarning, match="use placement_mask="):
+        plan = nucgan.SynthPlan(count=1, nuclei=2, region="where.png")
+    assert plan.placement_mask == "where.png" and plan.region is None
 
 
 def test_builtins_and_the_example_plugin_import_only_the_plugin_api():

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 
 import nucgan
 from nucgan import InputError, NucganError, Sampler
-from nucgan.layout import place, read_region
+from nucgan.layout import place, read_placement_mask
 from nucgan.shapes import FOUR
 
 
@@ -166,29 +166,29 @@ def test_speed_200_nuclei_on_512(dsb_dir):
 
 
 # -- region files -------------------------------------------------------------------------------------
-def test_read_region_files(tmp_path):
+def test_read_placement_mask_files(tmp_path):
     from skimage import io as skio
 
     band = np.zeros((64, 64), np.uint8)
     band[20:40] = 255
     skio.imsave(tmp_path / "band.png", band, check_contrast=False)
-    assert np.array_equal(read_region(tmp_path / "band.png", (64, 64)), band > 0)
+    assert np.array_equal(read_placement_mask(tmp_path / "band.png", (64, 64)), band > 0)
     rgba = np.zeros((64, 64, 4), np.uint8)
     rgba[..., 0] = 200            # red everywhere ...
     rgba[10:20, :, 3] = 255       # ... but only these rows are opaque
     skio.imsave(tmp_path / "rgba.png", rgba, check_contrast=False)
-    assert read_region(tmp_path / "rgba.png").sum() == 10 * 64
+    assert read_placement_mask(tmp_path / "rgba.png").sum() == 10 * 64
     with pytest.raises(InputError, match="band.png.*64 x 64 px but the canvas is 128 x 128"):
-        read_region(tmp_path / "band.png", (128, 128))
-    big = read_region(tmp_path / "band.png", (128, 128), resize=True)
+        read_placement_mask(tmp_path / "band.png", (128, 128))
+    big = read_placement_mask(tmp_path / "band.png", (128, 128), resize=True)
     assert big.shape == (128, 128) and big[40:80].all() and not big[:38].any()
     skio.imsave(tmp_path / "empty.png", np.zeros((8, 8), np.uint8), check_contrast=False)
     with pytest.raises(InputError, match="empty.png.*empty"):
-        read_region(tmp_path / "empty.png")
+        read_placement_mask(tmp_path / "empty.png")
     (tmp_path / "junk.png").write_bytes(b"\x89PNG junk")
     with pytest.raises(InputError, match="junk.png.*cannot read"):
-        read_region(tmp_path / "junk.png")
+        read_placement_mask(tmp_path / "junk.png")
     with pytest.raises(InputError, match="missing.png"):
-        read_region(tmp_path / "missing.png")
+        read_placement_mask(tmp_path / "missing.png")
     labels = place(Disks(), size=64, nuclei=5, region=tmp_path / "band.png", seed=0)
     check_layout(labels, 5, 2, inside=band > 0)

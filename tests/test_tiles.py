@@ -113,7 +113,7 @@ def test_index_protocol(two_sources: list[TrainingPair]) -> None:
         ds[len(ds)]
     assert sum(1 for _ in ds) == len(ds)  # iteration stops at IndexError
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True)))
-    assert batch[0].shape == (4, 4, 32, 32)
+    assert batch[0].shape == (4, 5, 32, 32)  # the merged channel first (the default), then 4 mask channels
 
 
 def test_memory_does_not_grow_with_samples(two_sources: list[TrainingPair]) -> None:

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -183,3 +184,33 @@ def test_init_starts_from_another_runs_weights_and_refuses_other_architectures(d
     with pytest.raises(nucgan.InputError, match="differs from this run's"):
         other.prepare()
     assert not (tmp_path / "other").exists()
+
+
+def test_the_settings_generation_uses_are_those_of_training(dsb_dir, tmp_path, monkeypatch):
+    """Train -> save -> publish -> pull -> generate: layering, channels, gap and normalisation arrive unchanged."""
+    import nucgan.layering
+    from nucgan.generation import generate
+    from nucgan.zoo.publishing import publish
+
+    run = train(tiny(dsb_dir, tmp_path / "run", steps=2, gap=3, layerer="first-fit"))
+    trained = nucgan.zoo.load(run).input
+    publish(run, "settings-test", tmp_path / "zoo", license="CC0-1.0", authors=["t"])
+    monkeypatch.setenv("NUCGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NUCGAN_ZOO", (tmp_path / "zoo").as_uri())
+    pulled = nucgan.load("settings-test")
+    assert pulled.input == trained  # the one record, untouched on its way through the zoo
+    used = {}
+    real_layer = nucgan.layering.layer
+
+    def spy(labels, **kwargs):
+        used.update(kwargs)
+        return real_layer(labels, **kwargs)
+
+    monkeypatch.setattr(nucgan.layering, "layer", spy)
+    labels = nucgan.read_labels(dsb_dir / "labels.tif")[:64, :64]
+    image = generate(pulled, labels, seed=0)
+    config = json.loads((run / "config.json").read_text())
+    assert (used["channels"], used["merged"], used["gap"], used["method"]) == \
+        (config["channels"], config["merged"], config["gap"], config["layerer"]) == (4, True, 3, "first-fit")
+    norm = nucgan.Normalization.from_json(trained["normalization"])
+    assert image.dtype == np.dtype(norm.dtype) and norm.low - 1 <= float(image.min()) <= float(image.max()) <= norm.high + 1

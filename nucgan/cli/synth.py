@@ -29,7 +29,7 @@ def synth_command(
     nuclei: Optional[int] = typer.Option(None, help="Nuclei per image (instead of --density)."),
     gap: int = typer.Option(2, help="Minimum background pixels between nuclei."),
     overlap: float = typer.Option(0.0, help="Allowed overlap, as a fraction of a nucleus's area (then gap is 0)."),
-    region: Optional[Path] = typer.Option(None, help="PNG: place nuclei only where it is non-zero."),
+    region: Optional[Path] = typer.Option(None, "--placement-mask", "--region", help="Image (PNG/TIFF): place nuclei only where it is non-zero (--region: its old name)."),
     sampler: str = typer.Option("gan", help="Mask sampler: gan, bank, ellipse or a plugin's."),
     sampler_arg: list[str] = typer.Option([], help="Sampler kwarg key=value (repeatable), e.g. labels=lbl.tif for bank."),
     seed: int = typer.Option(0, help="Seed; the same seed reproduces identical files."),
@@ -46,7 +46,7 @@ def synth_command(
     if density is None and nuclei is None:
         density = 150.0
     plan = SynthPlan(count=count, size=(size, size), nuclei=nuclei, density=density, gap=0 if overlap else gap,
-                     overlap=overlap, region=str(region) if region else None, sampler=sampler,
+                     overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
                      shard=parse_shard(shard)).validate()
     zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears

@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from nucgan.zoo.errors import ChecksumError, ZooError
 from nucgan.zoo.fetch import Progress, Source
-from nucgan.zoo.fsutil import atomic_write_bytes, file_lock, fsync_dir, sha256_file
+from nucgan.atomic import commit_file
+from nucgan.zoo.fsutil import atomic_write_bytes, file_lock, sha256_file
 from nucgan.zoo.manifest import dumps, files_of, validate_manifest
 from nucgan.zoo.names import Ref, check_id, check_version, version_key
 
@@ -110,10 +111,7 @@ class Cache:
         if digest != sha256:
             raise ChecksumError(f"{where}: sha256 mismatch: the manifest says {sha256}, the file has {digest}; "
                                 f"nothing was cached")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
+        commit_file(tmp, final)
 
     def _claim_partial(self, sha256: str, own: Path) -> None:
         """Take over an interrupted download of this file: ours to extend, nobody else's."""

@@ -18,7 +18,7 @@ def as_list(value: Any) -> list[str]:
 
 
 def files(image: PathOrPaths, labels: PathOrPaths, *, region: Any = None, tile: int = 128, stride: int = 4,
-          randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
+          randomize: int = 10, views: str = "d4", merged: bool = True, channels: int = 4, gap: int = 2,
           layerer: str = "coloring", seed: int | None = 0,
           percentiles: Sequence[float] = (1.0, 99.8)) -> TilesDataset:
     """A tiles dataset from image file(s) and their label file(s), paired in order."""

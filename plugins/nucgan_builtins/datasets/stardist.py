@@ -9,7 +9,7 @@ from nucgan.plugin_api import TilesDataset, TrainingPair, read_pair, stardist_pa
 
 
 def stardist(folder: "str | os.PathLike[str]", *, region: Any = None, tile: int = 128, stride: int = 4,
-             randomize: int = 10, views: str = "d4", merged: bool = False, channels: int = 4, gap: int = 2,
+             randomize: int = 10, views: str = "d4", merged: bool = True, channels: int = 4, gap: int = 2,
              layerer: str = "coloring", seed: int | None = 0,
              percentiles: Sequence[float] = (1.0, 99.8)) -> TilesDataset:
     """A tiles dataset from ``folder/images`` and ``folder/masks``; every image needs its mask and vice versa."""

@@ -151,3 +151,12 @@ def test_missing_stardist_is_named_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"StarDist is not installed: pip install 'nucgan\[stardist\]'"):
         check_python(sys.executable, "stardist")
     check_python(sys.executable, "builtin")  # the built-in segmenter needs only torch
+
+
+def test_the_cli_default_arms_are_every_arm():
+    import inspect
+
+    from nucgan.cli.downstream import downstream_command
+
+    default = inspect.signature(downstream_command).parameters["arms"].default.default
+    assert tuple(default.split(",")) == arms_mod.ARMS

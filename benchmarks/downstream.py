@@ -89,8 +89,8 @@ def headline(all_results: list[dict[str, Any]]) -> str:
              f"`{model}` scores F1@0.5 **{cell(s['synthetic']['f1_50'])}** on the "
              f"{next(iter(r['runs'].values()))[0]['n_test']} real DSB 2018 test images; trained on the "
              f"{s['real']['train_images']} real train images, **{cell(s['real']['f1_50'])}**"]
-    extra = [f"on the {b} baseline's images from the same masks, {cell(s[b]['f1_50'])}" for b in ("painter", "flat")
-             if b in s]
+    base = [f"by the {b} baseline, {cell(s[b]['f1_50'])}" for b in ("painter", "flat") if b in s]
+    extra = [f"on the same masks painted {' and '.join(base)}"] if base else []
     if "real+synthetic" in s:
         extra.append(f"real + synthetic, {cell(s['real+synthetic']['f1_50'])}")
     seeds = min(len(v["seeds"]) for v in s.values())

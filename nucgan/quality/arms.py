@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from nucgan.atomic import atomic_path
+from nucgan.zoo.fsutil import sha256_file
 
 ARMS = ("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")
 SYNTH_ARMS = frozenset(ARMS[1:])
@@ -40,11 +41,6 @@ Log = Callable[[str], None]
 def digest(obj: Any) -> str:
     """A short stable hash of a JSON-able value (cache keys)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -119,7 +115,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
             tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
     args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
             "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
-    bank_sha = file_sha256(bank)
+    bank_sha = sha256_file(bank)
     key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args], "bank": bank_sha})
     folder = out / "data" / f"synth-{key}"
     record_path = folder / "synth.json"

@@ -58,6 +58,8 @@ def config_json(config: Any) -> dict[str, Any]:
 
 def check_python(python: str, segmenter: str) -> None:
     """Refuse, before any work, an interpreter that cannot run the segmenter's child processes."""
+    if segmenter == "builtin" and python == sys.executable:
+        return  # this interpreter runs nucgan and torch already
     modules = "nucgan, stardist.models, tensorflow" if segmenter == "stardist" else "nucgan, torch"
     try:
         done = subprocess.run([python, "-c", f"import {modules}"], capture_output=True, text=True, timeout=300)
@@ -164,19 +166,16 @@ def run_one(spec_path: str | os.PathLike[str]) -> int:
 
 
 # -- the table -------------------------------------------------------------------------------------------
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Mean and sample sd (0 for one value)."""
-    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
-
-
 def summary(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per arm: seeds, train images, and F1@0.5, F1@0.7, PQ as mean ± sd over the seeds."""
+    from nucgan.quality.folder import mean_sd
+
     out = {}
     for arm, runs in results.items():
         if runs:
             runs = sorted(runs, key=lambda r: r["seed"])
             out[arm] = {"seeds": [r["seed"] for r in runs], "train_images": runs[0]["train_images"],
-                        **{k: spread([r[k] for r in runs]) for k in SCORES},
+                        **{k: mean_sd([r[k] for r in runs]) for k in SCORES},
                         "per_seed_f1_50": [round(r["f1_50"], 4) for r in runs],
                         "seconds_per_run": round(statistics.mean(r["seconds"]["total"] for r in runs), 1)}
     return out

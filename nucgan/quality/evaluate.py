@@ -54,22 +54,22 @@ def evaluate(model: Any, image: np.ndarray, labels: np.ndarray, *, region: str =
     fitted on ``train_region``). Writes ``metrics.json`` and ``figure.png`` into ``out`` if given.
     """
     box = parse_region(region, labels.shape)
-    if not majority_inside(labels, box).size:
+    keep = majority_inside(labels, box)
+    if not keep.size:
         raise InputError(f"evaluate: the {region} region (rows {box[0]}..{box[1] - 1}, columns {box[2]}..{box[3] - 1}) "
                          "holds no nucleus to score; give another --region")
     if out is None:
-        return _evaluate(model, image, labels, box, region, seed, None, train_region)
+        return _evaluate(model, image, labels, box, keep, region, seed, None, train_region)
     with output_folder(out) as folder:  # a file or a read-only place is refused before the work
-        return _evaluate(model, image, labels, box, region, seed, folder, train_region)
+        return _evaluate(model, image, labels, box, keep, region, seed, folder, train_region)
 
 
-def _evaluate(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[int, int, int, int], region: str,
-              seed: int, out: Path | None, train_region: str) -> dict[str, Any]:
+def _evaluate(model: Any, image: np.ndarray, labels: np.ndarray, box: tuple[int, int, int, int], keep: np.ndarray,
+              region: str, seed: int, out: Path | None, train_region: str) -> dict[str, Any]:
     """:func:`evaluate` after its checks; writes the figure, then metrics.json, so metrics.json means complete."""
     started = time.perf_counter()
     fake, source = paint_region(model, image, labels, box, seed=seed, train_region=train_region)
     real, truth_all = crop(image, box), crop(labels, box)
-    keep = majority_inside(labels, box)
     seg_real, seg_fake = judge_segment(real), judge_segment(fake)
     truth, seg_real = _ignore_cut(truth_all, keep, seg_real)
     _, seg_fake = _ignore_cut(truth_all, keep, seg_fake)

@@ -122,7 +122,8 @@ def _weighted(values: Sequence[float], weights: Sequence[float]) -> float:
     return float((v * w).sum() / w.sum())
 
 
-def _summary(values: Sequence[float]) -> dict[str, float]:
+def mean_sd(values: Sequence[float]) -> dict[str, float]:
+    """Mean and sample sd (0 for one value), as the ``{"mean", "sd"}`` every pooled figure is reported in."""
     arr = np.asarray(values, dtype=np.float64)
     return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
 
@@ -230,7 +231,7 @@ def _evaluate_folder(model: Any, data: str | Path, train_data: str | Path | None
     real_grid = real_welch.grid_peak()["grid_peak"]
     for run in per_seed["real"]:
         run["grid_peak"] = real_grid
-    results = {name: {k: _summary([r[k] for r in runs]) for k in METRICS if k in runs[0]}
+    results = {name: {k: mean_sd([r[k] for r in runs]) for k in METRICS if k in runs[0]}
                for name, runs in per_seed.items()}
     result = {
         "format": "nucgan-evaluate-folder/1",

@@ -33,7 +33,7 @@ _LAZY = {
     "read_image": "nucgan.io", "read_labels": "nucgan.io", "read_pair": "nucgan.io",
     "write_tiff": "nucgan.io", "write_png": "nucgan.io",
     "Normalization": "nucgan.normalize",
-    "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "Region": "nucgan.regions",
+    "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "InputSettings": "nucgan.inputs", "Region": "nucgan.regions",
     # model files and zoo
     "save_generator": "nucgan.modelfile", "load_generator": "nucgan.modelfile", "ModelInfo": "nucgan.modelfile",
     "load": "nucgan.zoo.loading", "resolve_model": "nucgan.zoo.loading", "ZooModel": "nucgan.zoo.loading", "ZooError": "nucgan.zoo.errors",
@@ -90,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from nucgan.io import (image_files, read_image, read_labels, read_pair, write_png,  # noqa: F401
                            write_tiff)
     from nucgan.layering import GapGraph, check_labels, gap_graph, layer, unlayer  # noqa: F401
+    from nucgan.inputs import InputSettings  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401
     from nucgan.regions import Region  # noqa: F401
     from nucgan.tiles import TilesDataset, TrainingPair  # noqa: F401

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 from nucgan.errors import InputError
 from nucgan.noise import PositionalDropout
+
+if TYPE_CHECKING:
+    from nucgan.inputs import InputSettings
 
 
 def load_model(model: Any) -> Any:
@@ -27,13 +30,13 @@ def conditioning(model: Any, labels: np.ndarray, seed: int = 0) -> np.ndarray:
     """Bool (in_channels, H, W) layers for ``model`` from instance labels (2-D) or a layered stack (3-D)."""
     from nucgan.layering import layer
 
-    spec = model.input
-    channels, merged = int(spec.get("channels", 4)), bool(spec.get("merged", True))
+    settings = model.input
+    merged = settings.merged
     in_channels = model.generator.in_channels
     arr = np.asarray(labels)
     if arr.ndim == 2:
-        return layer(arr, channels=channels, gap=int(spec.get("gap", 2)), merged=merged, seed=seed,
-                     method=spec.get("layerer", "coloring"))
+        return layer(arr, channels=settings.channels, gap=settings.gap, merged=merged, seed=seed,
+                     method=settings.layerer)
     if arr.ndim == 3:
         if arr.dtype.kind not in "biuf" or not np.isin(np.unique(arr), (0, 1, 255)).all():
             raise InputError(f"layered stack: expected binary channels (0/1 or 0/255), got values of dtype {arr.dtype}")
@@ -202,11 +205,8 @@ def checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None
     return pred
 
 
-def to_source(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
-    """Map [-1, 1] model output back to the training data's intensity range and dtype."""
-    from nucgan.normalize import Normalization
-
-    norm = spec.get("normalization")
-    if not norm:
+def to_source(x: np.ndarray, settings: "InputSettings") -> np.ndarray:
+    """Map [-1, 1] model output back to the training data's intensity range and dtype (unchanged without one)."""
+    if settings.normalization is None:
         return x
-    return Normalization.from_json(norm).inverse(x)
+    return settings.normalization.inverse(x)

@@ -109,22 +109,34 @@ class Dataset(torch.utils.data.Dataset, ABC):
     """A lazy, map-style source of training pairs.
 
     Contract:
+    - A dataset factory (a ``DatasetSpec``'s) takes its sources (files, a folder), ``input`` (an
+      :class:`nucgan.inputs.InputSettings`, or None for the defaults) and the sampling options
+      ``region``, ``randomize``, ``views`` and ``seed``; training passes exactly these.
     - ``len(ds)`` is the number of samples; ``ds[i]`` computes sample ``i`` from its sources on demand
       (no materialised array of all samples) and returns ``(conditioning, target)``: float32 tensors
       ``(in_channels, T, T)`` and ``(1, T, T)``, both in [-1, 1].
-    - ``in_channels`` says how many conditioning channels it yields (4, or 5 with the merged channel).
+    - ``input`` is the :class:`~nucgan.inputs.InputSettings` its samples follow, with
+      ``normalization`` set to the intensity mapping generation should return to (None: the model's
+      output stays in [-1, 1], which the zoo refuses). Training stores it, whole, in the model file.
+    - ``in_channels`` (by default ``input.in_channels``) says how many conditioning channels it yields.
     - Bad sources (unreadable files, shape mismatches, non-integer labels) are refused at construction
       with ``InputError`` naming the file, never half-way through training.
-    - ``settings()`` returns a JSON-able record of how samples are made (tile, channels, merged, gap,
-      layerer, ...); training stores it in the model file, and a zoo entry publishes it.
-    - ``normalizations`` lists each source's :class:`nucgan.normalize.Normalization`, in order;
-      generation maps model output back to intensities with the first (a dataset with none publishes
-      a model whose output stays in [-1, 1], which the zoo refuses).
+    - ``settings()`` returns a JSON-able record of which samples come from which sources (stored in the
+      model file's training record); ``normalizations`` lists each source's
+      :class:`nucgan.normalize.Normalization`, in order.
 
-    Training calls exactly these: ``len``, ``[i]``, ``in_channels``, ``settings()``, ``normalizations``.
+    Training calls exactly these: ``len``, ``[i]``, ``input``, ``in_channels``, ``settings()``.
     """
 
-    in_channels: int
+    @property
+    @abstractmethod
+    def input(self) -> Any:
+        """The ``InputSettings`` these samples follow (with the measured intensity mapping)."""
+
+    @property
+    def in_channels(self) -> int:
+        """Conditioning channels per sample."""
+        return int(self.input.in_channels)
 
     @abstractmethod
     def __len__(self) -> int:
@@ -134,9 +146,9 @@ class Dataset(torch.utils.data.Dataset, ABC):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample ``index`` as (conditioning, target)."""
 
-    @abstractmethod
     def settings(self) -> dict[str, Any]:
-        """A JSON-able record of how samples are made, stored with a model trained on them."""
+        """A JSON-able record of which samples come from which sources, kept with a model trained on them."""
+        return {}
 
     @property
     def normalizations(self) -> list[Any]:

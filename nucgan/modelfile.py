@@ -5,7 +5,7 @@ Layout: a plain safetensors file (no pickle, so loading it cannot run code) whos
 - ``nucgan.format``  ``"generator/1"``
 - ``nucgan.name``    the registry name (``create_generator(name, **config)`` rebuilds the architecture)
 - ``nucgan.config``  JSON of ``generator.config()``
-- ``nucgan.input``   JSON of how inputs were prepared (channels, merged, gap, layerer, tile, normalization...)
+- ``nucgan.input``   JSON of the model's :class:`nucgan.inputs.InputSettings` (layering, tile, intensity mapping)
 - ``nucgan.extra``   JSON of anything else (training information)
 - ``nucgan.dtype``   ``float32`` or ``float16`` (the storage type of floating tensors)
 - ``nucgan.version`` the nucgan version that wrote it
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nucgan.errors import InputError, UnknownNameError
+from nucgan.inputs import InputSettings
 from nucgan.safetensors_meta import check_shapes, load_tensors, read_header, read_metadata, save_tensors
 from nucgan.zoo.fsutil import sha256_file
 
@@ -39,7 +40,7 @@ class ModelInfo:
 
     name: str
     config: dict[str, Any]
-    input: dict[str, Any]
+    input: InputSettings
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     sha256: str = ""
@@ -47,9 +48,13 @@ class ModelInfo:
     nucgan_version: str = ""
 
 
-def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name: str, input: dict[str, Any],
-                   extra: dict[str, Any] | None = None, half: bool = False) -> str:
+def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name: str,
+                   input: "InputSettings | dict[str, Any]", extra: dict[str, Any] | None = None,
+                   half: bool = False) -> str:
     """Write ``generator`` to a safetensors file atomically and return its sha256 (hex).
+
+    ``input`` is the model's :class:`~nucgan.inputs.InputSettings` (a dict is read with
+    ``InputSettings.from_json``); its ``in_channels`` must be the generator's.
 
     ``half=True`` stores floating tensors as float16 (half the size); :func:`load_generator` casts
     them back to the model's float32.
@@ -64,14 +69,18 @@ def save_generator(path: str | os.PathLike[str], generator: "Generator", *, name
         raise InputError(f"{path}: can only save a nucgan.Generator, got {type(generator).__name__}")
     if not isinstance(name, str) or not name:
         raise InputError(f"{path}: a generator file needs the generator's registry name")
-    for what, value in (("input", input), ("extra", extra or {})):
-        if not isinstance(value, dict):
-            raise InputError(f"{path}: {what} must be a dict, got {type(value).__name__}")
+    if not isinstance(input, InputSettings):
+        input = InputSettings.from_json(input, f"{path}: input")
+    if input.in_channels != generator.in_channels:
+        raise InputError(f"{path}: input settings give {input.in_channels} conditioning channel(s) but the generator "
+                         f"takes {generator.in_channels}")
+    if not isinstance(extra or {}, dict):
+        raise InputError(f"{path}: extra must be a dict, got {type(extra).__name__}")
     config = generator.config()
     metadata = {
         "nucgan.format": FORMAT, "nucgan.name": name,
         "nucgan.config": _dumps(config, path, "generator.config()"),
-        "nucgan.input": _dumps(input, path, "input"),
+        "nucgan.input": _dumps(input.to_json(), path, "input"),
         "nucgan.extra": _dumps(extra or {}, path, "extra"),
         "nucgan.dtype": "float16" if half else "float32",
         "nucgan.version": __version__,
@@ -154,7 +163,7 @@ def read_info(path: str | os.PathLike[str], with_sha256: bool = False) -> ModelI
     if missing:
         raise InputError(f"{path}: generator file metadata lacks {', '.join(missing)}")
     config = _loads(metadata, "nucgan.config", path)
-    inputs = _loads(metadata, "nucgan.input", path)
+    inputs = InputSettings.from_json(_loads(metadata, "nucgan.input", path), f"{path}: metadata nucgan.input")
     extra = _loads(metadata, "nucgan.extra", path) if "nucgan.extra" in metadata else {}
     return ModelInfo(
         name=metadata["nucgan.name"], config=config, input=inputs, extra=extra, path=path,

@@ -103,9 +103,17 @@ def create_layerer(name: str, **kwargs: Any) -> Any:
 
 
 def create_dataset(name: str, **kwargs: Any) -> Any:
-    """Build a registered dataset reader with its sources and tiling options."""
+    """Build a registered dataset reader with its sources, ``input=`` (an ``InputSettings``) and sampling options.
+
+    Keywords named like an input setting (``tile=32``, ``gap=3``) replace that field of ``input``, so
+    a reader receives the settings whole and a new setting needs no change in any reader.
+    """
+    from nucgan.inputs import InputSettings, split_settings
     from nucgan.interfaces import Dataset
 
+    given, kwargs = split_settings(kwargs)
+    if given:
+        kwargs["input"] = (kwargs.get("input") or InputSettings()).replace(**given)
     return _checked(create("datasets", name, **kwargs), Dataset, "dataset", name)
 
 

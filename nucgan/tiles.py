@@ -17,8 +17,9 @@ import torch
 
 from nucgan.errors import InputError, LayeringError
 from nucgan.interfaces import Dataset
-from nucgan.layering import DEFAULT_METHOD, check_channels_gap, check_labels, layer
-from nucgan.normalize import DEFAULT_PERCENTILES, Normalization
+from nucgan.inputs import FIELDS, InputSettings, representative, split_settings
+from nucgan.layering import check_labels, layer
+from nucgan.normalize import Normalization
 from nucgan.regions import Region
 
 #: view name -> (number of 90-degree turns, transpose first?) per view
@@ -89,31 +90,42 @@ class TilesDataset(Dataset):
     normalised per source by :class:`Normalization` (percentiles measured inside the region only).
     """
 
-    def __init__(self, sources: Sequence[TrainingPair], *, tile: int = 128, stride: int = 4, region: Any = None,
-                 randomize: int = 10, views: str = "d4", merged: bool = True, channels: int = 4, gap: int = 2,
-                 layerer: str = DEFAULT_METHOD, seed: int | None = 0,
-                 percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
-        for name, value in (("tile", tile), ("stride", stride), ("randomize", randomize)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+    def __init__(self, sources: Sequence[TrainingPair], *, input: InputSettings | None = None, region: Any = None,
+                 randomize: int = 10, views: str = "d4", seed: int | None = 0, **settings: Any) -> None:
+        """``input``: how the model sees its input (tile, stride, channels, gap, merged, layerer,
+        percentiles); keywords named like its fields (``tile=32``) replace those fields. ``region``,
+        ``randomize``, ``views`` and ``seed`` say which samples are drawn."""
+        given, unknown = split_settings(settings)
+        if unknown:
+            raise InputError(f"unknown dataset option(s): {', '.join(sorted(unknown))}; input settings are "
+                             f"{', '.join(sorted(FIELDS))}")
+        self._input = (input or InputSettings()).replace(**given)
+        if isinstance(randomize, bool) or not isinstance(randomize, (int, np.integer)) or randomize < 1:
+            raise InputError(f"randomize must be an integer >= 1, got {randomize!r}")
         if views not in VIEWS:
             raise InputError(f"views must be one of {', '.join(VIEWS)}, got {views!r}")
-        channels, gap = check_channels_gap(channels, gap)
         if not sources:
             raise InputError("no sources: a tiles dataset needs at least one image and its labels")
-        self.tile, self.stride, self.randomize, self.views = int(tile), int(stride), int(randomize), views
+        s = self._input
+        self.tile, self.stride, self.randomize, self.views = s.tile, s.stride, int(randomize), views
         self.region = Region.parse(region)
-        self.merged, self.channels, self.gap, self.layerer = bool(merged), channels, gap, layerer
+        self.merged, self.channels, self.gap, self.layerer = s.merged, s.channels, s.gap, s.layerer
         self.seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
-        self.percentiles = tuple(float(p) for p in percentiles)
-        self.in_channels = channels + int(self.merged)
+        self.percentiles = s.percentiles
         self._views = VIEWS[views]
-        self._levels = np.arange(1, channels + 1, dtype=np.uint8 if channels < 255 else np.uint16)[:, None, None]
-        self._sources = [self._prepare(k, s) for k, s in enumerate(sources)]
+        self._levels = np.arange(1, s.channels + 1, dtype=np.uint8 if s.channels < 255 else np.uint16)[:, None, None]
+        self._sources = [self._prepare(k, src) for k, src in enumerate(sources)]
         counts = [p.ny * p.nx for p in self._sources]
         self._starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
         self.tiles = self._starts[-1]
         self._per_tile = self.randomize * len(self._views)
+        if s.normalization is None:  # the mapping generation returns to: measured here, unless one was given
+            self._input = s.replace(normalization=representative(self.normalizations))
+
+    @property
+    def input(self) -> InputSettings:
+        """The settings these samples follow, with the intensity mapping measured on the sources."""
+        return self._input
 
     # -- construction ---------------------------------------------------------------------------------
     def _prepare(self, k: int, source: TrainingPair) -> _Prepared:
@@ -200,14 +212,11 @@ class TilesDataset(Dataset):
         return [s.norm for s in self._sources]
 
     def settings(self) -> dict[str, Any]:
-        """A JSON-able record of how samples are made, to store with a model trained on them."""
+        """A JSON-able record of which samples were drawn from which sources, stored with a model's training record."""
         return {
-            "tile": self.tile, "stride": self.stride, "region": None if self.region is None else str(self.region),
-            "randomize": self.randomize, "views": self.views, "merged": self.merged, "channels": self.channels,
-            "gap": self.gap, "layerer": self.layerer if isinstance(self.layerer, str) else type(self.layerer).__name__,
-            "seed": self.seed, "in_channels": self.in_channels,
-            "normalization": {"method": "percentile", "percentiles": list(self.percentiles), "clip": True,
-                              "scope": "per image, inside the region"},
+            "region": None if self.region is None else str(self.region), "randomize": self.randomize,
+            "views": self.views, "seed": self.seed,
+            "normalization_scope": "per image, inside the region",
             "region_border": "clip: cut nuclei keep their inside part",
             "tiles": self.tiles, "samples": len(self),
             "sources": [{"name": s.name, "labels": s.labels_name, "box": list(s.box), "instances": s.instances,

@@ -13,7 +13,14 @@ from nucgan.normalize import Normalization
 class Ramps(nucgan.Dataset):
     """A third-party dataset written only from nucgan/interfaces.py: 4 fixed samples."""
 
-    in_channels = 5
+    def __init__(self, *, input=None, region=None, randomize=10, views="d4", seed=0) -> None:
+        self.asked = dict(input=input, region=region, randomize=randomize, views=views, seed=seed)
+        norm = Normalization.fit(np.arange(100, dtype=np.float32).reshape(10, 10), (1.0, 99.8))
+        self._input = (input or nucgan.InputSettings()).replace(tile=32, normalization=norm)
+
+    @property
+    def input(self):
+        return self._input
 
     def __len__(self) -> int:
         return 4
@@ -24,35 +31,32 @@ class Ramps(nucgan.Dataset):
         return cond, torch.linspace(-1, 1, 32 * 32).reshape(1, 32, 32)
 
     def settings(self) -> dict:
-        return {"tile": 32, "channels": 4, "merged": True, "gap": 2, "layerer": "coloring", "maker": "ramps"}
-
-    @property
-    def normalizations(self):
-        return [Normalization.fit(np.arange(100, dtype=np.float32).reshape(10, 10), (1.0, 99.8))]
+        return {"maker": "ramps"}
 
 
 def test_a_dataset_that_follows_the_interface_trains(tmp_path, monkeypatch):
     from nucgan.training import TrainConfig, loop, train
 
-    monkeypatch.setattr(loop, "create_dataset", lambda name, **kw: Ramps())
-    out = train(TrainConfig(generator="unet", generator_kwargs={"filters": 4, "levels": 2}, discriminator="patchgan",
+    made = []
+    monkeypatch.setattr(loop, "create_dataset", lambda name, **kw: made.append(Ramps(**kw)) or made[-1])
+    out = train(TrainConfig(gap=3, generator="unet", generator_kwargs={"filters": 4, "levels": 2}, discriminator="patchgan",
                             discriminator_kwargs={"filters": 4, "n_layers": 1}, batch=2, steps=2, device="cpu",
                             threads=1, out=str(tmp_path / "run"), sample_every=100, checkpoint_every=1))
     _, info = nucgan.load_generator(out / "generator.safetensors")
-    assert info.input["maker"] == "ramps" and info.input["normalization"]["method"] == "percentile"
+    assert made[0].asked["input"] == nucgan.InputSettings(gap=3)  # the run's settings, whole
+    assert info.input == made[0].input and info.input.tile == 32 and info.input.gap == 3
+    assert info.extra["training"]["samples"] == {"maker": "ramps"}
 
 
-def test_a_dataset_without_settings_is_refused_at_definition():
+def test_a_dataset_without_input_settings_is_refused_at_definition():
     class NoSettings(nucgan.Dataset):
-        in_channels = 5
-
         def __len__(self) -> int:
             return 0
 
         def __getitem__(self, index: int):
             raise IndexError(index)
 
-    with pytest.raises(TypeError, match="settings"):
+    with pytest.raises(TypeError, match="input"):
         NoSettings()
 
 

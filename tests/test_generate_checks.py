@@ -39,7 +39,7 @@ class Faulty(Generator):
 
 def model(fault: str) -> SimpleNamespace:
     return SimpleNamespace(generator=Faulty(fault), info=SimpleNamespace(name="faulty-gen"),
-                           input={"channels": 4, "merged": True, "gap": 2, "layerer": "coloring"})
+                           input=nucgan.InputSettings())
 
 
 LABELS = np.zeros((64, 64), dtype=np.int32)

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import nucgan
+from nucgan.inputs import InputSettings
 from nucgan.errors import InputError
 from nucgan.modelfile import FORMAT, load_generator, read_info, save_generator
 from nucgan.zoo.fsutil import sha256_file
@@ -44,7 +45,8 @@ def test_round_trip_is_exact_and_keeps_buffers(tmp_path: Path, tiny_plugin) -> N
     assert int(loaded.net[1].num_batches_tracked) == 7
     with torch.no_grad():
         assert torch.equal(loaded(_x()), gen(_x()))
-    assert (info.name, info.config, info.input, info.extra) == ("tiny-test", gen.config(), INPUT, {"step": 3})
+    assert (info.name, info.config, info.input, info.extra) == ("tiny-test", gen.config(), InputSettings.from_json(INPUT),
+                                                              {"step": 3})
     assert info.sha256 == digest and info.dtype == "float32" and info.path == path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.safetensors"]  # no temp file left
 
@@ -59,7 +61,7 @@ def test_metadata_is_plain_json_strings(tmp_path: Path, tiny_plugin) -> None:  #
     assert meta["nucgan.format"] == FORMAT == "generator/1"
     assert meta["nucgan.name"] == "tiny-test"
     assert json.loads(meta["nucgan.config"]) == {"in_channels": 5, "filters": 8, "depth": 1}
-    assert json.loads(meta["nucgan.input"]) == INPUT
+    assert json.loads(meta["nucgan.input"]) == InputSettings.from_json(INPUT).to_json()
 
 
 def test_half_stores_float16_and_loads_float32(tmp_path: Path, tiny_plugin) -> None:  # noqa: F811
@@ -84,7 +86,7 @@ def test_failed_save_leaves_nothing(tmp_path: Path, tiny_plugin) -> None:  # noq
     path = tmp_path / "g.safetensors"
     path.write_bytes(b"old")
     with pytest.raises(InputError, match="not JSON-able"):
-        save_generator(path, _gen(), name="tiny-test", input={"normalization": object()})
+        save_generator(path, _gen(), name="tiny-test", input=INPUT, extra={"note": object()})
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.safetensors"]
 
@@ -186,7 +188,7 @@ def test_resolve_model_accepts_file_run_folder_entry_folder(tmp_path: Path, zoo_
     report = publish(run, "tiny-test", tmp_path / "myzoo", license="CC0-1.0", authors=["t"])
     assert resolve_model(report.folder) == report.folder / "generator.safetensors"
     model = load(report.folder)
-    assert model.manifest["id"] == "tiny-test" and model.input["normalization"] == INPUT["normalization"]
+    assert model.manifest["id"] == "tiny-test" and model.input.normalization.to_json() == INPUT["normalization"]
     with pytest.raises(InputError, match="no such file or folder"):
         resolve_model(tmp_path / "nothing.safetensors")
     with pytest.raises(InputError, match="no such file or folder"):

@@ -190,11 +190,33 @@ def test_settings_are_json_and_rebuild_the_normalisation(two_sources: list[Train
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=2, views="paper5", merged=True, gap=1, seed=9,
                       region="train")
     data = json.loads(json.dumps(ds.settings()))
-    assert {k: data[k] for k in ("tile", "stride", "randomize", "views", "merged", "gap", "in_channels", "region")} \
-        == {"tile": 32, "stride": 8, "randomize": 2, "views": "paper5", "merged": True, "gap": 1, "in_channels": 5,
-            "region": "train"}
+    assert {k: data[k] for k in ("randomize", "views", "region", "seed")} == \
+        {"randomize": 2, "views": "paper5", "region": "train", "seed": 9}
     assert data["samples"] == len(ds) and data["sources"][0]["labels"] == "a_labels.tif"
     assert Normalization.from_json(data["sources"][1]["normalization"]) == ds.normalizations[1]
+    settings = nucgan.InputSettings.from_json(json.loads(json.dumps(ds.input.to_json())))
+    assert settings == ds.input and (settings.tile, settings.stride, settings.merged, settings.gap) == (32, 8, True, 1)
+    assert ds.in_channels == settings.in_channels == 5
+    # the model's intensity mapping: the median of the two sources' ranges
+    lows, highs = [n.low for n in ds.normalizations], [n.high for n in ds.normalizations]
+    assert (settings.normalization.low, settings.normalization.high) == (sum(lows) / 2, sum(highs) / 2)
+
+
+def test_input_settings_arrive_whole_at_every_reader(tmp_path: Path) -> None:
+    """create_dataset passes one InputSettings; keyword shortcuts replace its fields; 0.1 records still read."""
+    write_pair(tmp_path, "images/x.tif", "masks/x.tif", 0)
+    base = nucgan.InputSettings(tile=32, stride=8, gap=3, layerer="first-fit")
+    ds = create_dataset("stardist", folder=tmp_path, input=base, randomize=1, tile=16)
+    assert ds.input.replace(normalization=None) == base.replace(tile=16)
+    with pytest.raises(InputError, match="unknown input setting"):
+        base.replace(tiles=3)
+    old = {"channels": 4, "merged": True, "gap": 2, "layerer": "coloring", "tile": 128, "in_channels": 5,
+           "normalization": ds.normalizations[0].to_json(), "views": "d4", "randomize": 10, "sources": []}
+    assert nucgan.InputSettings.from_json(old).normalization == ds.normalizations[0]
+    with pytest.raises(InputError, match="m.json: in_channels 4 disagrees"):
+        nucgan.InputSettings.from_json({**old, "in_channels": 4}, "m.json")
+    with pytest.raises(InputError, match="m.json: unknown input setting.*style"):
+        nucgan.InputSettings.from_json({**old, "style": [1]}, "m.json")
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -65,7 +65,7 @@ def test_cli_preset_matches_the_api_and_flags_override_it(dsb_dir, tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["lr"], config["betas"], config["views"], config["preset"]) == (1e-4, [0.9, 0.999], "paper5", "paper")
-    assert config["batch"] == 2 and config["tile"] == 32  # explicit flags win
+    assert config["batch"] == 2 and config["input"]["tile"] == 32  # explicit flags win
 
 
 def test_resume_refuses_conflicts_and_applies_what_may_change(dsb_dir, tmp_path):

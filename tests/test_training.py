@@ -63,7 +63,7 @@ def test_run_directory_contents(dsb_dir, tmp_path):
     # the generator file alone rebuilds the model
     model = nucgan.zoo.load(run)
     assert model.generator.config()["filters"] == 4
-    assert model.input["in_channels"] == 5 and model.input["merged"] is True
+    assert model.input.in_channels == 5 and model.input.merged is True
     assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
 
 
@@ -209,8 +209,11 @@ def test_the_settings_generation_uses_are_those_of_training(dsb_dir, tmp_path, m
     monkeypatch.setattr(nucgan.layering, "layer", spy)
     labels = nucgan.read_labels(dsb_dir / "labels.tif")[:64, :64]
     image = generate(pulled, labels, seed=0)
-    config = json.loads((run / "config.json").read_text())
+    asked = nucgan.InputSettings.from_json(json.loads((run / "config.json").read_text())["input"])
+    assert trained == asked.replace(normalization=trained.normalization)  # the run's record, plus what it measured
+    assert pulled.manifest["input"] == trained.to_json()
     assert (used["channels"], used["merged"], used["gap"], used["method"]) == \
-        (config["channels"], config["merged"], config["gap"], config["layerer"]) == (4, True, 3, "first-fit")
-    norm = nucgan.Normalization.from_json(trained["normalization"])
+        (trained.channels, trained.merged, trained.gap, trained.layerer) == (4, True, 3, "first-fit")
+    norm = trained.normalization
+    assert norm == nucgan.Normalization.fit(nucgan.read_image(dsb_dir / "image.tif")[:96, :96])
     assert image.dtype == np.dtype(norm.dtype) and norm.low - 1 <= float(image.min()) <= float(image.max()) <= norm.high + 1

@@ -115,7 +115,7 @@ def test_failing_entry_test_publishes_nothing(tmp_path: Path, zoo_env) -> None: 
 
 @pytest.mark.parametrize("problem, message", [
     ("no-weights", "no generator.safetensors"),
-    ("no-normalization", "lacks normalization"),
+    ("no-normalization", "no intensity mapping"),
     ("wrong-channels", "input says 3 channel"),
     ("bad-id", "invalid id"),
     ("bad-version", "invalid version"),
@@ -129,7 +129,15 @@ def test_refuses_bad_runs_and_arguments(tmp_path: Path, zoo_env, problem: str, m
     elif problem == "no-normalization":
         run = make_run(tmp_path / "run", inputs={"channels": 4, "merged": True, "gap": 2}, complete=False)
     elif problem == "wrong-channels":
-        run = make_run(tmp_path / "run", inputs={**INPUT, "channels": 3, "merged": False}, complete=False)
+        from safetensors import safe_open  # save_generator refuses this; another writer's file may still say it
+        from safetensors.torch import load_file, save_file
+
+        run = make_run(tmp_path / "run", complete=False)
+        weights = run / "generator.safetensors"
+        with safe_open(str(weights), "pt") as fh:
+            meta = fh.metadata()
+        meta["nucgan.input"] = json.dumps({**INPUT, "channels": 3, "merged": False})
+        save_file(load_file(str(weights)), str(weights), metadata=meta)
     else:
         run = make_run(tmp_path / "run", complete=False)
         ident = "../evil" if problem == "bad-id" else ident

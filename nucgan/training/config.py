@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nucgan.errors import InputError
+from nucgan.inputs import FIELDS as INPUT_FIELDS
+from nucgan.inputs import InputSettings, split_settings
+
+#: input settings that may be given on TrainConfig itself (``TrainConfig(tile=64)``): shortcuts into ``input``
+INPUT_SHORTCUTS = tuple(sorted(INPUT_FIELDS - {"normalization"}))
 
 #: the paper's recipe (NOTES.md): Adam 1e-4 / 0.9, batch 20, 5 views, 10 layerings, merged channel
 PRESETS: dict[str, dict[str, Any]] = {
@@ -21,20 +27,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; ``config.json`` in the run directory is this, resolved."""
+    """Everything a training run depends on; ``config.json`` in the run directory is this, resolved.
+
+    ``input`` is the one record of how the model sees its input (tile, stride, channels, gap, merged,
+    layerer, percentiles); it goes whole to the dataset, the model file and the zoo manifest. Its
+    fields may also be given and read as shortcuts: ``TrainConfig(tile=64)``, ``config.gap``.
+    """
 
     # data: dataset reader name and its sources (e.g. {"image": "img.tif", "labels": "lbl.tif"})
     dataset: str = "files"
     sources: dict[str, Any] = field(default_factory=dict)
     region: str | None = None  # "train" / "test" (official halves), "r0:r1,c0:c1", or None: whole image
-    tile: int = 128
-    stride: int = 4
+    input: InputSettings = field(default_factory=InputSettings)
     randomize: int = 10
     views: str = "d4"
-    merged: bool = True
-    channels: int = 4
-    gap: int = 2
-    layerer: str = "coloring"
     # models
     generator: str = "chain3"
     generator_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +72,8 @@ class TrainConfig:
     resumed: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if isinstance(self.input, dict):  # as config.json stores it
+            self.input = InputSettings.from_json(self.input, "TrainConfig input")
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         if self.preset is not None:
             _fill_from_preset(self, self.preset)
@@ -73,10 +81,9 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise InputError for a setting that cannot work, naming it."""
         checks = [
-            (self.tile > 0 and self.stride > 0, f"tile and stride must be positive, got {self.tile}, {self.stride}"),
+            (isinstance(self.input, InputSettings), f"input must be a nucgan.InputSettings, got {type(self.input).__name__}"),
             (self.randomize >= 1, f"randomize must be >= 1, got {self.randomize}"),
             (self.views in {"none", "paper5", "d4"}, f"views must be none, paper5 or d4, got {self.views!r}"),
-            (self.channels >= 1 and self.gap >= 1, f"channels >= 1 and gap >= 1 needed, got {self.channels}, {self.gap}"),
             (self.gan_loss in {"bce", "lsgan", "none"}, f"gan loss must be bce, lsgan or none, got {self.gan_loss!r}"),
             (self.lambda_l1 >= 0, f"lambda-l1 must be >= 0, got {self.lambda_l1}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
@@ -94,18 +101,20 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for config.json."""
-        data = dataclasses.asdict(self)
-        data["betas"] = list(self.betas)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = json.loads(json.dumps({**data, "input": self.input.to_json(), "betas": list(self.betas)}))
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
         """Rebuild from :meth:`to_json` output, refusing unknown keys (typos would otherwise be ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} | set(INPUT_SHORTCUTS)  # flat input keys: 0.1 configs
         unknown = sorted(set(data) - names)
         if unknown:
             raise InputError(f"{source}: unknown training setting(s): {', '.join(unknown)}")
         data = dict(data)
+        if "input" in data:
+            data["input"] = InputSettings.from_json(data["input"], f"{source}: input")
         preset = data.pop("preset", None)
         config = cls(**data)  # a saved config is already resolved: its preset is recorded, not applied again
         if preset is not None:
@@ -126,6 +135,33 @@ class TrainConfig:
         return cls.from_json(data, str(path))
 
 
+_dataclass_init = TrainConfig.__init__
+
+
+def _init(self: TrainConfig, *args: Any, **kwargs: Any) -> None:
+    shortcuts, rest = split_settings(kwargs, INPUT_SHORTCUTS)
+    _dataclass_init(self, *args, **rest)
+    if shortcuts:  # explicit settings win over a preset's
+        self.input = self.input.replace(**shortcuts)
+
+
+def _shortcut(name: str) -> property:
+    def get(self: TrainConfig) -> Any:
+        return getattr(self.input, name)
+
+    def set_(self: TrainConfig, value: Any) -> None:
+        self.input = self.input.replace(**{name: value})
+
+    return property(get, set_, doc=f"``input.{name}`` (a shortcut; setting it replaces ``input``)")
+
+
+_init.__doc__ = _dataclass_init.__doc__
+_init.__signature__ = inspect.signature(_dataclass_init)  # type: ignore[attr-defined]
+TrainConfig.__init__ = _init  # type: ignore[method-assign]
+for _name in INPUT_SHORTCUTS:
+    setattr(TrainConfig, _name, _shortcut(_name))
+
+
 def _check_preset(name: str) -> None:
     if name not in PRESETS:
         raise InputError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
@@ -134,9 +170,10 @@ def _check_preset(name: str) -> None:
 def _fill_from_preset(config: TrainConfig, name: str) -> None:
     """Set every setting the preset names that is still at its default (an explicit value wins)."""
     _check_preset(name)
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    defaults = TrainConfig.__new__(TrainConfig)
+    _dataclass_init(defaults)
     for key, value in PRESETS[name].items():
-        if getattr(config, key) == defaults[key]:
+        if getattr(config, key) == getattr(defaults, key):
             setattr(config, key, tuple(value) if key == "betas" else value)
 
 

@@ -19,7 +19,7 @@ from nucgan.noise import dropout_noise
 from nucgan.registry import create_dataset, create_discriminator, create_generator
 from nucgan.training import distributed
 from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
-from nucgan.training.config import TrainConfig
+from nucgan.training.config import INPUT_SHORTCUTS, TrainConfig
 from nucgan.training.order import StepBatches
 from nucgan.io import write_png
 from nucgan.training.samples import grid
@@ -47,11 +47,8 @@ def device_for_rank(device: torch.device, world: distributed.World) -> torch.dev
 
 def build_dataset(config: TrainConfig, *, seed: int | None = None) -> Any:
     """The training dataset the configuration describes."""
-    return create_dataset(
-        config.dataset, **config.sources, region=config.region, tile=config.tile, stride=config.stride,
-        randomize=config.randomize, views=config.views, merged=config.merged, channels=config.channels,
-        gap=config.gap, layerer=config.layerer, seed=config.seed if seed is None else seed,
-    )
+    return create_dataset(config.dataset, **config.sources, input=config.input, region=config.region,
+                          randomize=config.randomize, views=config.views, seed=config.seed if seed is None else seed)
 
 
 def build_models(config: TrainConfig, in_channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -156,22 +153,10 @@ class Run:
                         opt_g=self.opt_g, opt_d=self.opt_d, config=self.config.to_json())
         from nucgan.modelfile import save_generator
 
-        save_generator(self.out / GENERATOR, self.g, name=self.config.generator, input=self.model_input(),
+        save_generator(self.out / GENERATOR, self.g, name=self.config.generator, input=self.dataset.input,
                        extra={"training": {"step": step, "seed": self.config.seed, "command": self.config.command,
                                            "dataset": self.config.dataset, "sources": self.config.sources,
-                                           "region": self.config.region}})
-
-    def model_input(self) -> dict[str, Any]:
-        """How a saved generator expects its input: layering, channels, tile, normalisation."""
-        settings = dict(self.dataset.settings())
-        norms = self.dataset.normalizations
-        if norms:  # the mapping generate() uses to return intensities in the training data's range
-            settings["normalization_scope"] = settings.get("normalization")
-            settings["normalization"] = norms[0].to_json()
-        settings.update(channels=self.config.channels, merged=self.config.merged, gap=self.config.gap,
-                        layerer=self.config.layerer, tile=self.config.tile,
-                        in_channels=self.dataset.in_channels)
-        return settings
+                                           "region": self.config.region, "samples": self.dataset.settings()}})
 
     def _samples(self, step: int) -> None:
         batch = [self.dataset[i] for i in self.sample_ids]
@@ -181,7 +166,7 @@ class Run:
             torch.manual_seed(self.config.seed)
             fake = self.g(cond)
         self.g.train()
-        picture = grid(cond, real, fake, merged=self.config.merged)
+        picture = grid(cond, real, fake, merged=self.dataset.input.merged)
         write_png(self.out / "samples" / f"step{step:07d}.png", picture)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -272,7 +257,8 @@ def _resumed(saved: TrainConfig, asked: TrainConfig, given: set[str] | None, whe
     """
     if given is None:
         defaults = TrainConfig()
-        given = {f.name for f in dataclasses.fields(TrainConfig) if getattr(asked, f.name) != getattr(defaults, f.name)}
+        names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "input"] + list(INPUT_SHORTCUTS)
+        given = {name for name in names if getattr(asked, name) != getattr(defaults, name)}
     conflicts = [f"{key.replace('_', '-')} {getattr(asked, key)!r} (the run has {getattr(saved, key)!r})"
                  for key in sorted(given - set(RESUMABLE)) if getattr(asked, key) != getattr(saved, key)]
     if conflicts:

@@ -17,7 +17,7 @@ import secrets
 import shutil
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -46,16 +46,24 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class CachedEntry:
-    """A pulled entry: its manifest, where it came from, and its files in the cache."""
+    """An entry in the cache (what ``pull`` returns too): its manifest, the zoo it came from, when it
+    was pulled, its record file, its files by role and whether this pull was served from the cache."""
 
     manifest: dict[str, Any]
     source: str
     pulled: str
     record: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    from_cache: bool = True
 
     @property
     def ref(self) -> Ref:
         return Ref(self.manifest["id"], self.manifest["version"])
+
+    @property
+    def weights(self) -> Path:
+        """The cached weights file."""
+        return self.files["weights"]
 
 
 class Cache:
@@ -156,7 +164,7 @@ class Cache:
         record = self._record_path(manifest["id"], manifest["version"])
         pulled = datetime.now(timezone.utc).isoformat(timespec="seconds")
         atomic_write_bytes(record, dumps({"source": source, "pulled": pulled, "manifest": manifest}))
-        return CachedEntry(manifest, source, pulled, record)
+        return CachedEntry(manifest, source, pulled, record, self._files(manifest), from_cache=False)
 
     def entries(self) -> list[CachedEntry]:
         """Every pulled entry, sorted by id then version (unreadable records are skipped)."""
@@ -171,7 +179,7 @@ class Cache:
         try:
             data = json.loads(record.read_text("utf-8"))
             manifest = validate_manifest(data["manifest"], str(record))
-            return CachedEntry(manifest, str(data["source"]), str(data.get("pulled", "")), record)
+            return CachedEntry(manifest, str(data["source"]), str(data.get("pulled", "")), record, self._files(manifest))
         except (OSError, ValueError, KeyError, TypeError, RecursionError, ZooError):
             return None
 
@@ -187,7 +195,10 @@ class Cache:
 
     def files(self, entry: CachedEntry) -> dict[str, Path]:
         """Cached path of each file of an entry, by role (weights, test, card, cover)."""
-        return {role: self.blob(f["sha256"]) for role, f in files_of(entry.manifest).items()}
+        return self._files(entry.manifest)
+
+    def _files(self, manifest: dict[str, Any]) -> dict[str, Path]:
+        return {role: self.blob(f["sha256"]) for role, f in files_of(manifest).items()}
 
     # -- housekeeping ---------------------------------------------------------------------------
     def remove(self, ref: Ref | None = None) -> tuple[int, int]:

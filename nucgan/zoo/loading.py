@@ -11,6 +11,7 @@ from nucgan.errors import InputError
 from nucgan.zoo.errors import ChecksumError, ZooError
 
 if TYPE_CHECKING:
+    from nucgan.inputs import InputSettings
     from nucgan.interfaces import Generator
     from nucgan.modelfile import ModelInfo
 
@@ -27,9 +28,13 @@ class ZooModel:
     path: Path
 
     @property
-    def input(self) -> dict[str, Any]:
-        """How inputs must be prepared (channels, merged, gap, layerer, tile, normalization, ...)."""
-        return dict(self.manifest["input"]) if self.manifest else dict(self.info.input)
+    def input(self) -> "InputSettings":
+        """How inputs must be prepared (layering, tile) and output mapped back to intensities: the model's settings."""
+        from nucgan.inputs import InputSettings
+
+        if self.manifest:
+            return InputSettings.from_json(self.manifest["input"], f"{self.name}: manifest input")
+        return self.info.input
 
     @property
     def name(self) -> str:

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from nucgan.errors import InputError
 from nucgan.zoo.errors import ZooError
@@ -19,9 +19,11 @@ from nucgan.zoo.index import INDEX_FILE, MANIFEST_FILE
 from nucgan.zoo.manifest import INDEX_FORMAT, dumps, parse_json, validate_index, validate_manifest
 from nucgan.zoo.names import check_id, check_version, version_key
 
+if TYPE_CHECKING:
+    from nucgan.inputs import InputSettings
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DEFAULT_ATOL = 1e-3
-_INPUT_FROM_CONFIG = ("channels", "merged", "gap", "layerer", "tile")
 
 
 @dataclass
@@ -137,18 +139,15 @@ def _region_text(region: Any) -> str | None:
     return None
 
 
-def _inputs(run: RunContents, file_input: dict[str, Any], in_channels: int, weights: Path) -> dict[str, Any]:
-    merged = {k: run.config[k] for k in _INPUT_FROM_CONFIG if run.config and k in run.config}
-    merged.update(file_input)
-    missing = [k for k in ("channels", "merged", "gap", "normalization") if k not in merged]
-    if missing:
-        raise InputError(f"{weights}: the model file's input metadata lacks {', '.join(missing)} (and config.json "
-                         f"does not give them); a zoo entry must say how to prepare inputs")
-    if isinstance(merged.get("channels"), int) and isinstance(merged.get("merged"), bool):
-        if merged["channels"] + int(merged["merged"]) != in_channels:
-            raise InputError(f"{weights}: input says {merged['channels']} channel(s)"
-                             f"{' + merged' if merged['merged'] else ''} but the generator takes {in_channels}")
-    return merged
+def _inputs(settings: "InputSettings", in_channels: int, weights: Path) -> "InputSettings":
+    """The model file's input settings, refused when a zoo entry could not use them."""
+    if settings.normalization is None:
+        raise InputError(f"{weights}: the model file's input settings have no intensity mapping (normalization); "
+                         f"a zoo entry must say how its output maps back to intensities")
+    if settings.in_channels != in_channels:
+        raise InputError(f"{weights}: input says {settings.channels} channel(s){' + merged' if settings.merged else ''}"
+                         f" but the generator takes {in_channels}")
+    return settings
 
 
 def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *, version: str = "1",
@@ -176,14 +175,14 @@ def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *,
     notes = list(contents.notes)
 
     generator, info = load_generator(contents.weights)
-    inputs = _inputs(contents, info.input, generator.in_channels, contents.weights)
+    inputs = _inputs(info.input, generator.in_channels, contents.weights)
     training = _training(contents, info.extra)
     if license is None:
         notes.append("license unspecified (pass --license)")
     if not authors:
         notes.append("authors unknown (pass --author)")
 
-    x = make_test_input(generator.in_channels, bool(inputs["merged"]), int(getattr(generator, "size_multiple", 1)))
+    x = make_test_input(generator.in_channels, inputs.merged, int(getattr(generator, "size_multiple", 1)))
     reference_output = forward(generator, x)
 
     stage = zoo / f".staging-{id}-{version}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -211,7 +210,7 @@ def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *,
             "license": license or "unspecified", "authors": list(authors or ["unknown"]),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nucgan": __version__,
             "generator": {"name": info.name, "config": info.config},
-            "input": inputs,
+            "input": inputs.to_json(),
             "weights": {"file": "generator.safetensors", "format": "safetensors", "sha256": weights_sha,
                         "size": (stage / "generator.safetensors").stat().st_size,
                         "dtype": "float16" if half else "float32"},

@@ -5,38 +5,22 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from nucgan.zoo.cache import Cache
+from nucgan.zoo.cache import Cache, CachedEntry
 from nucgan.zoo.errors import PlaceholderError
 from nucgan.zoo.fetch import Progress
 from nucgan.zoo.index import Found, lookup, offline, unknown_error, zoo_locations
 from nucgan.zoo.manifest import files_of
-from nucgan.zoo.names import Ref, parse_ref
+from nucgan.zoo.names import parse_ref
 
 
 class ZooWarning(UserWarning):
     """Something worth knowing that did not stop the zoo (an unreachable zoo, a cached copy used)."""
 
 
-@dataclass(frozen=True)
-class Pulled:
-    """An entry present in the cache: its manifest, where it came from and its verified files by role."""
-
-    manifest: dict[str, Any]
-    source: str
-    files: dict[str, Path]
-    from_cache: bool
-
-    @property
-    def ref(self) -> Ref:
-        return Ref(self.manifest["id"], self.manifest["version"])
-
-    @property
-    def weights(self) -> Path:
-        return self.files["weights"]
+#: what ``pull`` returns: the cache's own record of the entry (one record, not two)
+Pulled = CachedEntry
 
 
 def pull(ref: str, zoos: Sequence[str] | None = None, *, prefer_cache: bool = False, quiet: bool | None = None,
@@ -51,7 +35,7 @@ def pull(ref: str, zoos: Sequence[str] | None = None, *, prefer_cache: bool = Fa
     if prefer_cache:
         hit = cache.find(wanted)
         if hit is not None:
-            return Pulled(hit.manifest, hit.source, cache.files(hit), True)
+            return hit
     result = lookup(wanted, zoo_locations(zoos), skip_remote=offline())
     if result.found is not None:
         if result.unreachable:
@@ -63,7 +47,7 @@ def pull(ref: str, zoos: Sequence[str] | None = None, *, prefer_cache: bool = Fa
         why = (f"zoos not reachable: {', '.join(result.unreachable)}" if result.unreachable
                else "no configured zoo lists it any more")
         warnings.warn(f"{hit.ref}: served from the cache ({why})", ZooWarning, stacklevel=2)
-        return Pulled(hit.manifest, hit.source, cache.files(hit), True)
+        return hit
     if result.placeholder is not None:
         raise placeholder_error(result.placeholder.manifest)
     raise unknown_error(result, [e.manifest["id"] for e in cache.entries()])
@@ -94,8 +78,7 @@ def _download(found: Found, cache: Cache, quiet: bool | None) -> Pulled:
     from nucgan.zoo.check import check_pulled
 
     check_pulled(manifest, files["weights"])  # checksums match; the header and shapes must fit too
-    cache.save_entry(manifest, found.zoo.location)
-    return Pulled(manifest, found.zoo.location, files, False)
+    return cache.save_entry(manifest, found.zoo.location)
 
 
 def _say(message: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence, Union
 
-from nucgan.plugin_api import InputError, TilesDataset, TrainingPair, read_pair
+from nucgan.plugin_api import InputSettings, InputError, TilesDataset, TrainingPair, read_pair
 
 PathOrPaths = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
@@ -17,16 +17,12 @@ def as_list(value: Any) -> list[str]:
     return [os.fspath(v) for v in value]
 
 
-def files(image: PathOrPaths, labels: PathOrPaths, *, region: Any = None, tile: int = 128, stride: int = 4,
-          randomize: int = 10, views: str = "d4", merged: bool = True, channels: int = 4, gap: int = 2,
-          layerer: str = "coloring", seed: int | None = 0,
-          percentiles: Sequence[float] = (1.0, 99.8)) -> TilesDataset:
+def files(image: PathOrPaths, labels: PathOrPaths, *, input: InputSettings | None = None, region: Any = None,
+          randomize: int = 10, views: str = "d4", seed: int | None = 0) -> TilesDataset:
     """A tiles dataset from image file(s) and their label file(s), paired in order."""
     images, label_files = as_list(image), as_list(labels)
     if len(images) != len(label_files):
         raise InputError(f"{len(images)} image file(s) but {len(label_files)} label file(s); give one labels "
                          "file per image")
     sources = [TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in zip(images, label_files)]
-    return TilesDataset(sources, region=region, tile=tile, stride=stride, randomize=randomize, views=views,
-                        merged=merged, channels=channels, gap=gap, layerer=layerer, seed=seed,
-                        percentiles=percentiles)
+    return TilesDataset(sources, input=input, region=region, randomize=randomize, views=views, seed=seed)

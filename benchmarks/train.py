@@ -45,7 +45,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", action="store_true", help="bfloat16 autocast")
     ap.add_argument("--channels-last", choices=("on", "off", "both"), default="both")
-    ap.add_argument("--data", action="store_true", help="also measure with the real tiles dataset")
+    ap.add_argument("--data", nargs="?", const="crop", default=None, metavar="FOLDER",
+                    help="also measure with real data: the DSB crop's train half, or a StarDist/Cellpose FOLDER")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -108,10 +109,21 @@ def measure_data(step: GanStep, args: argparse.Namespace, fmt: torch.memory_form
 
     from nucgan.training.order import StepBatches
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018"
-    ds = nucgan.create_dataset("files", image=str(data / "image.tif"), labels=str(data / "labels.tif"),
-                               region="train", tile=args.tile, stride=4, randomize=10, views="d4",
-                               merged=args.in_channels == 5, channels=4, gap=2, layerer="coloring", seed=0)
+    import warnings
+
+    from nucgan.folders import detect_layout
+
+    settings = nucgan.InputSettings(tile=args.tile, merged=args.in_channels == 5)
+    if args.data == "crop":
+        data = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018"
+        ds = nucgan.create_dataset("files", image=str(data / "image.tif"), labels=str(data / "labels.tif"),
+                                   input=settings, region="train", randomize=10, views="d4", seed=0)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a few annotations in pieces: each piece is a nucleus
+            ds = nucgan.create_dataset(detect_layout(args.data), folder=args.data, input=settings, randomize=10,
+                                       views="d4", seed=0)
+    print(f"    data: {ds!r}")
     batches = StepBatches(len(ds), args.batch, 0, 0, args.steps + 2)
     loader = iter(DataLoader(ds, batch_sampler=batches, generator=torch.Generator()))
 

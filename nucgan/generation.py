@@ -13,6 +13,7 @@ from nucgan.noise import PositionalDropout
 
 if TYPE_CHECKING:
     from nucgan.inputs import InputSettings
+    from nucgan.style import StyleRecord
 
 
 def load_model(model: Any) -> Any:
@@ -32,7 +33,7 @@ def conditioning(model: Any, labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
     settings = model.input
     merged = settings.merged
-    in_channels = model.generator.in_channels
+    in_channels = settings.channels + int(merged)  # mask channels; style channels are added when painting
     arr = np.asarray(labels)
     if arr.ndim == 2:
         return layer(arr, channels=settings.channels, gap=settings.gap, merged=merged, seed=seed,
@@ -77,8 +78,11 @@ def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
 
 def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True,
           tile: int | None = None, overlap: int | None = None, device: str | torch.device = "cpu",
-          progress: Callable[[int, int], None] | None = None, name: str | None = None) -> np.ndarray:
+          progress: Callable[[int, int], None] | None = None, name: str | None = None,
+          style: np.ndarray | None = None) -> np.ndarray:
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
+
+    ``style`` (float32, one value per style channel) is appended to every tile as constant channels.
 
     Every tile's output is checked (shape ``(1, 1, h, w)``, finite values); a generator that breaks
     that, or raises, is reported as that plugin's failure (``name``: its registry name).
@@ -114,6 +118,9 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
                     src = layers[:, y:y + th, x:x + tw]
                     patch[:, :src.shape[1], :src.shape[2]] = src
                     t = torch.from_numpy(patch).to(device=device, dtype=torch.float32).mul_(2).sub_(1)[None]
+                    if style is not None:
+                        planes = torch.as_tensor(style, dtype=torch.float32, device=device)[None, :, None, None]
+                        t = torch.cat([t, planes.expand(1, len(style), th, tw)], dim=1)
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
                     pred = checked_output(generator, t, name)
@@ -135,7 +142,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
              tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
-             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+             progress: Callable[[int, int], None] | None = None, like: Any = None) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
     ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
@@ -143,6 +150,9 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     pre-layered stack. ``output="source"`` maps values back to the training image's intensity range
     and dtype; ``"float"`` returns the model's raw [-1, 1] output. With ``samples > 1`` the result
     has a leading sample axis; sample ``i`` uses dropout noise seed ``seed + i`` (pix2pix noise).
+    A model trained with a style input paints in the style of ``like`` (an image array or file: its
+    statistics are measured, and ``"source"`` output returns to its intensity range), or without
+    ``like`` in the style of a training image drawn with ``seed``.
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
@@ -152,14 +162,43 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
 
     device = pick_device(str(device))  # before the model loads: a bad device name is the user's mistake, not a crash
     zm = load_model(model)
+    record = pick_style(zm.input, like, seed, getattr(zm, "name", "the model"))
+    style = zm.input.style_values(record) if record is not None else None
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
-                    progress=progress, name=zm.info.name) for i in range(samples)]
+                    progress=progress, name=zm.info.name, style=style) for i in range(samples)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
         return result
+    if record is not None:
+        return record.normalization.inverse(result)
     return to_source(result, zm.input)
+
+
+def pick_style(settings: "InputSettings", like: Any, seed: int, model_name: str = "the model") -> "StyleRecord | None":
+    """The style to paint in: measured on ``like`` (array or image file), else a training image's drawn with ``seed``.
+
+    None for a model without a style input; ``like`` for such a model is refused (it cannot apply).
+    """
+    from nucgan.style import StyleRecord, measure_record
+
+    if not settings.style:
+        if like is not None:
+            raise InputError(f"--like: {model_name} takes no style input (it was trained without --style); "
+                             f"drop --like or use a model trained with one")
+        return None
+    if isinstance(like, StyleRecord):
+        return like
+    if like is not None:
+        if isinstance(like, (str, os.PathLike)):
+            from nucgan.io import read_image
+
+            return measure_record(read_image(like), settings.percentiles, str(like))
+        return measure_record(np.asarray(like), settings.percentiles, "like")
+    if not settings.styles:
+        raise InputError(f"{model_name}: takes a style input but holds no training styles; give like=")
+    return settings.styles[int(np.random.default_rng([seed, 5]).integers(len(settings.styles)))]
 
 
 def plugin_label(kind: str, name: str | None) -> str:

@@ -18,6 +18,8 @@ import numpy as np
 
 from nucgan.errors import InputError
 from nucgan.normalize import DEFAULT_PERCENTILES, Normalization, check_percentiles
+from nucgan.style import FEATURES as STYLE_FEATURES
+from nucgan.style import StyleRecord
 
 #: keys that 0.1 model files and zoo manifests wrote beside the settings; they describe the training
 #: data (now in the model file's training record) and are accepted and set aside when read back
@@ -35,6 +37,9 @@ class InputSettings:
     background between two masks on one channel, assigned by ``layerer``; ``tile`` px training tiles
     every ``stride`` px; targets normalised per image between the ``percentiles``; ``normalization``
     is the intensity mapping generation returns to (measured on the training data; None until then).
+    ``style`` names the image statistics (:mod:`nucgan.style`) the generator takes as constant extra
+    channels, ``styles`` holds each training image's measured style (filled in by the dataset), from
+    which generation draws when no reference image is given.
     """
 
     channels: int = 4
@@ -45,6 +50,8 @@ class InputSettings:
     stride: int = 4
     percentiles: tuple[float, float] = DEFAULT_PERCENTILES
     normalization: Normalization | None = None
+    style: tuple[str, ...] = ()
+    styles: tuple[StyleRecord, ...] = ()
 
     def __post_init__(self) -> None:
         from nucgan.layering import check_channels_gap
@@ -65,6 +72,16 @@ class InputSettings:
         object.__setattr__(self, "percentiles", check_percentiles(self.percentiles))
         if self.normalization is not None and not isinstance(self.normalization, Normalization):
             raise InputError(f"normalization must be a nucgan.normalize.Normalization, got {self.normalization!r}")
+        style = (STYLE_FEATURES if self.style is True else ()) if isinstance(self.style, bool) else tuple(self.style)
+        unknown = [f for f in style if f not in STYLE_FEATURES]
+        if unknown or len(set(style)) != len(style):
+            raise InputError(f"style must name distinct style statistics among {', '.join(STYLE_FEATURES)} (or be "
+                             f"true for all), got {self.style!r}")
+        object.__setattr__(self, "style", style)
+        styles = tuple(self.styles)
+        if not all(isinstance(r, StyleRecord) for r in styles):
+            raise InputError("styles must be nucgan.style.StyleRecord objects")
+        object.__setattr__(self, "styles", styles)
 
     def __getitem__(self, key: str) -> Any:
         """Deprecated: 0.1 gave this record as a dict; read the attributes instead (removed in 0.3)."""
@@ -83,8 +100,18 @@ class InputSettings:
 
     @property
     def in_channels(self) -> int:
-        """Conditioning channels a generator takes: the layer channels, plus the merged one."""
-        return self.channels + int(self.merged)
+        """Conditioning channels a generator takes: the layer channels, the merged one, one per style statistic."""
+        return self.channels + int(self.merged) + len(self.style)
+
+    def style_values(self, record: StyleRecord) -> np.ndarray:
+        """The style channels' values for ``record``: its statistics of :attr:`style`, standardised by :attr:`styles`."""
+        from nucgan.style import standardise
+
+        if not self.styles:
+            raise InputError("this model's input settings hold no training styles to standardise a style with")
+        picked = [STYLE_FEATURES.index(f) for f in self.style]
+        z = standardise(record.values, self.styles)
+        return z[picked]
 
     def replace(self, **changes: Any) -> "InputSettings":
         """A copy with ``changes`` applied (and checked)."""
@@ -100,6 +127,7 @@ class InputSettings:
             "tile": self.tile, "stride": self.stride, "percentiles": list(self.percentiles),
             "in_channels": self.in_channels,
             "normalization": None if self.normalization is None else self.normalization.to_json(),
+            "style": list(self.style), "styles": [r.to_json() for r in self.styles],
         }
 
     @classmethod
@@ -115,6 +143,15 @@ class InputSettings:
             raise InputError(f"{source}: input settings lack {', '.join(missing)}; they say how to layer masks "
                              f"for this model")
         values = {k: data[k] for k in FIELDS if k in data and data[k] is not None}
+        if isinstance(values.get("style"), list):
+            values["style"] = tuple(values["style"])
+        if "styles" in values:
+            if not isinstance(values["styles"], list):
+                raise InputError(f"{source}: styles must be a list of style records")
+            try:
+                values["styles"] = tuple(StyleRecord.from_json(r) for r in values["styles"])
+            except InputError as exc:
+                raise InputError(f"{source}: {exc}") from None
         if "percentiles" in values:
             values["percentiles"] = tuple(values["percentiles"]) if isinstance(values["percentiles"], list) \
                 else values["percentiles"]

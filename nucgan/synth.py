@@ -40,6 +40,7 @@ class SynthPlan:
     shard: tuple[int, int] = (0, 1)
     prefix: str = "synth"
     region: str | None = None  # deprecated name of placement_mask (a path, not a Region box); removed in 0.3
+    like: str | None = None  # an image file: paint in its style (models trained with a style input)
 
     def __post_init__(self) -> None:
         if self.region is not None:
@@ -119,9 +120,10 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
             "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
             "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
-            "placement_mask": plan.placement_mask, "format": plan.fmt,
+            "placement_mask": plan.placement_mask, "format": plan.fmt, "like": plan.like,
         }
         check_folder(out, plan, settings)
+        style = _reference_style(zm, plan.like)
         sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
         region = read_placement_mask(plan.placement_mask, plan.size) if plan.placement_mask else None
         i, n = plan.shard
@@ -132,7 +134,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         written: list[Path] = []
         try:
             for done, index in enumerate(plan.indices, start=1):
-                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1))
+                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style))
                 if progress:
                     progress(done, len(plan.indices))
         except BaseException:
@@ -189,8 +191,15 @@ def check_folder(out: Path, plan: SynthPlan, settings: dict[str, Any]) -> None:
             raise InputError(f"{out}: holds {rel}, which nucgan synth did not write; give an empty or new folder")
 
 
+def _reference_style(zm: Any, like: str | None) -> Any:
+    """The style of ``--like`` measured once (None without it); a model without a style input refuses it."""
+    from nucgan.generation import pick_style
+
+    return pick_style(zm.input, like, 0, zm.name) if like is not None else None
+
+
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
-         first: bool) -> dict[str, Any]:
+         first: bool, like: Any = None) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
     from nucgan.generation import generate
     from nucgan.pictures import colour_labels, side_by_side, stretch
@@ -200,7 +209,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     seed = plan.image_seed(index)
     labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed)
-    image = generate(zm, labels, seed=seed)
+    image = generate(zm, labels, seed=seed, like=like)  # no reference: a training image's style, drawn by seed
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))

@@ -1,16 +1,21 @@
 """The lazy tiles dataset that dataset plugins return: tiles x layerings x views, each computed on demand.
 
-Per source it keeps the normalised image (float32) and ``randomize`` channel maps (uint8, one per
-layering, computed once at construction); sample ``i`` is cut from them when asked for, so memory
-does not grow with the number of samples.
+Per source it keeps the image as read (its own dtype), the instance labels renumbered compactly
+(uint16 for up to 65,535 nuclei) and, per layering, one small table of each nucleus's channel,
+computed once at construction. Sample ``i`` is cut, normalised and layered when asked for, so
+memory is about 3 bytes per pixel of an 8-bit folder and never grows with the number of samples.
+Tiles are drawn in proportion to each image's area: every real pixel is equally likely to be seen,
+whatever the size of the image it is in.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import operator
+import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -18,8 +23,10 @@ import torch
 from nucgan.errors import InputError, LayeringError
 from nucgan.interfaces import Dataset
 from nucgan.inputs import FIELDS, InputSettings, representative, split_settings
+from nucgan.labelids import compact_labels, smallest_dtype, split_pieces
 from nucgan.layering import check_labels, layer
 from nucgan.normalize import Normalization
+from nucgan.style import StyleRecord, measure_style
 from nucgan.regions import Region
 
 #: view name -> (number of 90-degree turns, transpose first?) per view
@@ -44,18 +51,27 @@ class TrainingPair:
 
 @dataclass(frozen=True, eq=False)
 class _Prepared:
-    """A source cut to its region: normalised image, one channel map per layering, tile grid."""
+    """A source cut to its region: the image as read, compact labels, one channel table per layering, tile grid."""
 
     name: str
     labels_name: str
     box: tuple[int, int, int, int]
-    image: np.ndarray  # float32 (h, w) in [-1, 1]
-    maps: np.ndarray  # uint8 (randomize, h, w): 0 background, c + 1 for channel c
+    image: np.ndarray  # (h, w) as read (bool becomes uint8); normalised per tile by ``norm``
+    labels: np.ndarray  # (h, w) compact ids 0..n, smallest unsigned dtype
+    channel_of: np.ndarray  # uint8 (randomize, n + 1): 0 background, c + 1 for channel c
     norm: Normalization
     ny: int
     nx: int
+    slots: int  # tiles drawn from this source: its area at the densest source's tiles per pixel
     instances: int
     cut: int
+    style: StyleRecord | None = None  # the image's measured style (when the model takes one)
+    style_values: np.ndarray | None = None  # float32 (len(style),): the constant style channels
+
+    @property
+    def positions(self) -> int:
+        """Distinct tile corners in this source."""
+        return self.ny * self.nx
 
 
 def clip_to_region(labels: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, int]:
@@ -90,7 +106,7 @@ class TilesDataset(Dataset):
     normalised per source by :class:`Normalization` (percentiles measured inside the region only).
     """
 
-    def __init__(self, sources: Sequence[TrainingPair], *, input: InputSettings | None = None, region: Any = None,
+    def __init__(self, sources: Iterable[TrainingPair], *, input: InputSettings | None = None, region: Any = None,
                  randomize: int = 10, views: str = "d4", seed: int | None = 0, **settings: Any) -> None:
         """``input``: how the model sees its input (tile, stride, channels, gap, merged, layerer,
         percentiles); keywords named like its fields (``tile=32``) replace those fields. ``region``,
@@ -104,8 +120,6 @@ class TilesDataset(Dataset):
             raise InputError(f"randomize must be an integer >= 1, got {randomize!r}")
         if views not in VIEWS:
             raise InputError(f"views must be one of {', '.join(VIEWS)}, got {views!r}")
-        if not sources:
-            raise InputError("no sources: a tiles dataset needs at least one image and its labels")
         s = self._input
         self.tile, self.stride, self.randomize, self.views = s.tile, s.stride, int(randomize), views
         self.region = Region.parse(region)
@@ -114,13 +128,21 @@ class TilesDataset(Dataset):
         self.percentiles = s.percentiles
         self._views = VIEWS[views]
         self._levels = np.arange(1, s.channels + 1, dtype=np.uint8 if s.channels < 255 else np.uint16)[:, None, None]
+        # one source at a time: a reader may pass a generator, so only one raw image is held at once
         self._sources = [self._prepare(k, src) for k, src in enumerate(sources)]
-        counts = [p.ny * p.nx for p in self._sources]
-        self._starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        self.tiles = self._starts[-1]
+        if not self._sources:
+            raise InputError("no sources: a tiles dataset needs at least one image and its labels")
+        self._weigh_by_area()
+        self._starts = np.concatenate([[0], np.cumsum([p.slots for p in self._sources])]).tolist()
+        self.tiles = sum(p.positions for p in self._sources)  # distinct tile corners
+        self.slots = self._starts[-1]  # tiles drawn per layering and view (area-weighted)
         self._per_tile = self.randomize * len(self._views)
         if s.normalization is None:  # the mapping generation returns to: measured here, unless one was given
             self._input = s.replace(normalization=representative(self.normalizations))
+        if s.style:  # each image's style, standardised over these images, as constant channels of its tiles
+            self._input = self._input.replace(styles=tuple(p.style for p in self._sources))
+            self._sources = [dataclasses.replace(p, style_values=self._input.style_values(p.style))
+                             for p in self._sources]
 
     @property
     def input(self) -> InputSettings:
@@ -143,26 +165,50 @@ class TilesDataset(Dataset):
         if r1 - r0 < self.tile or c1 - c0 < self.tile:
             raise InputError(f"{name}: the {r1 - r0} x {c1 - c0} region is smaller than one {self.tile} px tile")
         crop, cut = clip_to_region(labels, box)
-        norm = Normalization.fit(image[r0:r1, c0:c1], self.percentiles, what=name)
-        maps = np.empty((self.randomize, r1 - r0, c1 - c0), dtype=self._levels.dtype)
+        crop, split = split_pieces(crop)
+        if split:  # annotations drawn in pieces (overlaps in hand labelling): each piece trains as a nucleus
+            shown = ", ".join(map(str, split[:5])) + (" ..." if len(split) > 5 else "")
+            warnings.warn(f"{labels_name}: {len(split)} instance(s) in disconnected pieces (ids {shown}); each "
+                          f"piece trains as its own nucleus", stacklevel=4)
+        compact, ids = compact_labels(crop)
+        n_inst = int(ids.size - 1)
+        compact = compact.astype(smallest_dtype(n_inst))
+        pixels = image[r0:r1, c0:c1]
+        norm = Normalization.fit(pixels, self.percentiles, what=name)
+        channel_of = np.zeros((self.randomize, n_inst + 1), dtype=self._levels.dtype)
         for r in range(self.randomize):
             seed = int(np.random.SeedSequence([self.seed, k, r]).generate_state(1)[0])
             try:
                 layers = layer(crop, channels=self.channels, gap=self.gap, seed=seed, method=self.layerer)
             except LayeringError as exc:
                 raise exc.named(labels_name) from None
-            maps[r] = 0
             for c in range(self.channels):
-                maps[r][layers[c]] = c + 1
-        n_inst = int(np.unique(crop[crop != 0]).size)
-        return _Prepared(name=name, labels_name=labels_name, box=box, image=norm.forward(image[r0:r1, c0:c1]),
-                         maps=maps, norm=norm,
-                         ny=(r1 - r0 - self.tile) // self.stride + 1, nx=(c1 - c0 - self.tile) // self.stride + 1,
+                channel_of[r, compact[layers[c]]] = c + 1
+            if n_inst and not channel_of[r, 1:].all():  # a layerer must place every nucleus
+                raise LayeringError(f"{labels_name}: layering {r} left {int((channel_of[r, 1:] == 0).sum())} "
+                                    f"nucleus(es) on no channel")
+        ny, nx = (r1 - r0 - self.tile) // self.stride + 1, (c1 - c0 - self.tile) // self.stride + 1
+        style = StyleRecord(measure_style(pixels, norm, name), norm, name) if self._input.style else None
+        return _Prepared(name=name, labels_name=labels_name, box=box, style=style,
+                         image=np.ascontiguousarray(pixels, dtype=np.uint8 if pixels.dtype == bool else pixels.dtype),
+                         labels=compact, channel_of=channel_of, norm=norm, ny=ny, nx=nx, slots=ny * nx,
                          instances=n_inst, cut=cut)
+
+    def _weigh_by_area(self) -> None:
+        """Give each source tile slots in proportion to its area (the densest source keeps one slot a corner).
+
+        Small images have fewer tile corners per pixel than large ones (a 256 px image has 33 x 33
+        corners for 128 px tiles at stride 4, a 1040 x 1388 one 7x more per pixel); without this,
+        training would see the pixels of large images more often than those of small ones.
+        """
+        areas = [(p.box[1] - p.box[0]) * (p.box[3] - p.box[2]) for p in self._sources]
+        density = max(p.positions / a for p, a in zip(self._sources, areas))
+        self._sources = [dataclasses.replace(p, slots=max(p.positions, int(round(a * density))))
+                         for p, a in zip(self._sources, areas)]
 
     # -- the Dataset protocol --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.tiles * self._per_tile
+        return self.slots * self._per_tile
 
     def locate(self, index: int) -> dict[str, Any]:
         """Where sample ``index`` comes from: source, tile corner (in source pixels), layering, view."""
@@ -176,7 +222,7 @@ class TilesDataset(Dataset):
         r, v = divmod(rest, len(self._views))
         s = bisect.bisect_right(self._starts, t) - 1
         src = self._sources[s]
-        iy, ix = divmod(t - self._starts[s], src.nx)
+        iy, ix = divmod((t - self._starts[s]) % src.positions, src.nx)
         return {"source": s, "name": src.name, "y": src.box[0] + iy * self.stride, "x": src.box[2] + ix * self.stride,
                 "layering": r, "view": self._views[v]}
 
@@ -184,14 +230,17 @@ class TilesDataset(Dataset):
         where = self.locate(index)
         src = self._sources[where["source"]]
         y, x = where["y"] - src.box[0], where["x"] - src.box[2]
-        cmap = src.maps[where["layering"], y:y + self.tile, x:x + self.tile]
+        cmap = src.channel_of[where["layering"]][src.labels[y:y + self.tile, x:x + self.tile]]
         hot = cmap[None] == self._levels
         if self.merged:
             hot = np.concatenate([(cmap != 0)[None], hot])
         cond = hot.astype(np.float32)
         cond *= 2
         cond -= 1
-        target = src.image[None, y:y + self.tile, x:x + self.tile]
+        if src.style_values is not None:
+            planes = np.broadcast_to(src.style_values[:, None, None], (len(src.style_values), *cmap.shape))
+            cond = np.concatenate([cond, planes])
+        target = src.norm.forward(src.image[None, y:y + self.tile, x:x + self.tile])
         turns, transpose = where["view"]
         if transpose:
             cond, target = cond.swapaxes(1, 2), target.swapaxes(1, 2)
@@ -203,8 +252,8 @@ class TilesDataset(Dataset):
     # -- descriptions ------------------------------------------------------------------------------------
     @property
     def nbytes(self) -> int:
-        """Bytes held by the dataset's arrays (normalised images and channel maps); independent of ``len``."""
-        return sum(s.maps.nbytes + s.image.nbytes for s in self._sources)
+        """Bytes held by the dataset's arrays (images, compact labels, channel tables); independent of ``len``."""
+        return sum(s.image.nbytes + s.labels.nbytes + s.channel_of.nbytes for s in self._sources)
 
     @property
     def normalizations(self) -> list[Normalization]:
@@ -218,15 +267,18 @@ class TilesDataset(Dataset):
             "views": self.views, "seed": self.seed,
             "normalization_scope": "per image, inside the region",
             "region_border": "clip: cut nuclei keep their inside part",
-            "tiles": self.tiles, "samples": len(self),
+            "tiles": self.tiles, "tile_slots": self.slots, "samples": len(self),
+            "tile_weighting": "by area: each source's tiles in proportion to its region's pixels",
             "sources": [{"name": s.name, "labels": s.labels_name, "box": list(s.box), "instances": s.instances,
                          "cut_instances": s.cut,
-                         "tiles": s.ny * s.nx, "normalization": s.norm.to_json()} for s in self._sources],
+                         "tiles": s.positions, "tile_slots": s.slots, "normalization": s.norm.to_json()}
+                        for s in self._sources],
         }
 
     def __repr__(self) -> str:
-        return (f"TilesDataset({len(self._sources)} source(s), {self.tiles} tiles x {self.randomize} layerings x "
-                f"{len(self._views)} views = {len(self)} samples, in_channels={self.in_channels})")
+        return (f"TilesDataset({len(self._sources)} source(s), {self.slots} area-weighted tiles ({self.tiles} corners) "
+                f"x {self.randomize} layerings x {len(self._views)} views = {len(self)} samples, "
+                f"in_channels={self.in_channels})")
 
 
 def __getattr__(name: str) -> Any:

@@ -43,12 +43,20 @@ def two_sources() -> list[TrainingPair]:
             TrainingPair("b.tif", *synthetic(64, 64, 10, 1))]
 
 
-def test_length_is_tiles_times_layerings_times_views(two_sources: list[TrainingPair]) -> None:
+def test_length_is_area_weighted_tiles_times_layerings_times_views(two_sources: list[TrainingPair]) -> None:
     ds = TilesDataset(two_sources, tile=32, stride=8, randomize=3, views="paper5", merged=True, seed=1)
-    tiles = ((72 - 32) // 8 + 1) * ((90 - 32) // 8 + 1) + ((64 - 32) // 8 + 1) ** 2
-    assert ds.tiles == tiles and len(ds) == tiles * 3 * 5 and ds.in_channels == 5
-    assert len(TilesDataset(two_sources, tile=32, stride=8, randomize=2, views="d4")) == tiles * 2 * 8
-    assert len(TilesDataset(two_sources, tile=32, stride=8, randomize=1, views="none")) == tiles
+    corners_a, corners_b = ((72 - 32) // 8 + 1) * ((90 - 32) // 8 + 1), ((64 - 32) // 8 + 1) ** 2
+    # a has more tile corners per pixel; b gets slots for its area at a's density, so each pixel counts alike
+    slots_b = round(64 * 64 * corners_a / (72 * 90))
+    assert (ds.tiles, ds.slots) == (corners_a + corners_b, corners_a + slots_b) and slots_b > corners_b
+    assert len(ds) == ds.slots * 3 * 5 and ds.in_channels == 5
+    assert len(TilesDataset(two_sources, tile=32, stride=8, randomize=2, views="d4")) == ds.slots * 2 * 8
+    assert len(TilesDataset(two_sources, tile=32, stride=8, randomize=1, views="none")) == ds.slots
+    flat = TilesDataset(two_sources, tile=32, stride=8, randomize=1, views="none")
+    seen = [flat.locate(i) for i in range(len(flat))]
+    per_source = [[(w["y"], w["x"]) for w in seen if w["source"] == k] for k in (0, 1)]
+    assert len(set(per_source[0])) == corners_a and len(set(per_source[1])) == corners_b  # every corner drawn
+    assert abs(len(per_source[1]) / len(per_source[0]) - 64 * 64 / (72 * 90)) < 0.02  # in proportion to area
 
 
 def test_samples_match_the_sources(two_sources: list[TrainingPair]) -> None:
@@ -123,7 +131,7 @@ def test_memory_does_not_grow_with_samples(two_sources: list[TrainingPair]) -> N
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(ds) == 119 * 119 * 6 * 8  # 680k samples of 5 x 64 x 64 floats: 45 GB if materialised
-    assert ds.nbytes == 300 * 300 * (6 + 4)  # six uint8 channel maps and one float32 image
+    assert ds.nbytes == 300 * 300 * (2 + 2) + 6 * np.unique(labels).size  # uint16 image and labels, 6 tables
     assert peak < 12e6  # those, plus layering scratch
 
 
@@ -215,8 +223,8 @@ def test_input_settings_arrive_whole_at_every_reader(tmp_path: Path) -> None:
     assert nucgan.InputSettings.from_json(old).normalization == ds.normalizations[0]
     with pytest.raises(InputError, match="m.json: in_channels 4 disagrees"):
         nucgan.InputSettings.from_json({**old, "in_channels": 4}, "m.json")
-    with pytest.raises(InputError, match="m.json: unknown input setting.*style"):
-        nucgan.InputSettings.from_json({**old, "style": [1]}, "m.json")
+    with pytest.raises(InputError, match="m.json: unknown input setting.*texture"):  # a newer nucgan's field
+        nucgan.InputSettings.from_json({**old, "texture": [1]}, "m.json")
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -238,9 +246,9 @@ def test_bad_sources_name_the_file() -> None:
         TilesDataset([TrainingPair("img.tif", image, labels[:, :89], labels_name="lab.tif")], tile=16)
     split = labels.copy()
     split[0:2, 0:2], split[60:62, 80:82] = 7777, 7777
-    with pytest.raises(LayeringError, match=r"lab.tif: .*7777 \(2 pieces\)") as info:
-        TilesDataset([TrainingPair("img.tif", image, split, labels_name="lab.tif")], tile=16)
-    assert info.value.disconnected == [7777]
+    with pytest.warns(UserWarning, match=r"lab.tif: 1 instance\(s\) in disconnected pieces \(ids 7777\); each piece"):
+        ds = TilesDataset([TrainingPair("img.tif", image, split, labels_name="lab.tif")], tile=16)
+    assert ds.settings()["sources"][0]["instances"] == pieces(split, background=0, connectivity=2).max()  # all kept
     crowd = np.arange(1, 10, dtype=np.uint16).reshape(3, 3).repeat(1, 0)
     crowd = np.pad(crowd, 20)
     with pytest.raises(LayeringError, match="img.tif: .*did not fit"):

@@ -40,6 +40,7 @@ def generate_command(
     overlap: Optional[int] = typer.Option(None, help="Overlap between tiles, blended [64, or the size multiple if larger]."),
     device: str = typer.Option("cpu", help="cpu, cuda or mps."),
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
+    like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
 ) -> None:
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
     from nucgan.atomic import check_output_file
@@ -56,6 +57,9 @@ def generate_command(
         check_output_file(output.with_suffix(".png"))
     source = read_stack(labels) if layered else read_labels(labels)
     zm = load_model(model)
+    from nucgan.generation import pick_style
+
+    style = pick_style(zm.input, like, seed, zm.name)  # a --like the model cannot use fails before any work
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("generate", total=None)
 
@@ -64,7 +68,7 @@ def generate_command(
 
         try:
             image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
-                             output="float" if raw else "source", device=device, progress=tick)
+                             output="float" if raw else "source", device=device, progress=tick, like=style)
         except LayeringError as exc:
             raise exc.named(str(labels)) from None
     write_tiff(output, image.astype(np.float32) if raw else image)

@@ -35,6 +35,7 @@ def synth_command(
     seed: int = typer.Option(0, help="Seed; the same seed reproduces identical files."),
     fmt: str = typer.Option("stardist", "--format", help="stardist (images/, masks/), cellpose (X.tif, X_masks.tif) or plain."),
     shard: str = typer.Option("0/1", help="Write only part i of n (i/n), for cluster array jobs."),
+    like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
 ) -> None:
     """Synthesise training data: nucgan synth --count 50 --size 512 --density 150 --out synth/"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -48,7 +49,7 @@ def synth_command(
     plan = SynthPlan(count=count, size=(size, size), nuclei=nuclei, density=density, gap=0 if overlap else gap,
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
-                     shard=parse_shard(shard)).validate()
+                     shard=parse_shard(shard), like=str(like) if like else None).validate()
     zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears
     columns = [TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn()]

@@ -45,7 +45,8 @@ def generator_kwargs(generator: str, act: Optional[str], kernel: Optional[int], 
 
 
 def train_command(
-    data: Optional[Path] = typer.Argument(None, help="A data folder (StarDist or Cellpose layout); or use --image/--labels."),
+    data: Optional[Path] = typer.Argument(None, help="A data folder (StarDist or Cellpose layout); or use --data or --image/--labels."),
+    data_dirs: list[Path] = typer.Option([], "--data", help="A data folder (StarDist or Cellpose layout); repeat for several."),
     image: Optional[Path] = typer.Option(None, help="Training image (TIFF, PNG, JPEG)."),
     labels: Optional[Path] = typer.Option(None, help="Instance labels for --image (0 = background)."),
     layout: Optional[str] = typer.Option(None, help="Folder layout: stardist or cellpose (default: detected)."),
@@ -58,6 +59,7 @@ def train_command(
     channels: Optional[int] = typer.Option(None, help="Layer channels [4]."),
     gap: Optional[int] = typer.Option(None, help="Background pixels between masks on one channel [2]."),
     layerer: Optional[str] = typer.Option(None, help="Layering method [coloring]."),
+    style: Optional[bool] = typer.Option(None, "--style/--no-style", help="Give the generator each image's style (background, brightness, noise, sharpness) as input, for training on many images; generation then takes --like [off]."),
     generator: Optional[str] = typer.Option(None, "--generator", "-g", help="Registered generator [chain3]."),
     act: Optional[str] = typer.Option(None, help="Output activation(s), one per stage: e.g. tanh,gelu,tanh."),
     kernel: Optional[int] = typer.Option(None, help="Generator kernel size (3, 5, 7)."),
@@ -94,7 +96,7 @@ def train_command(
     config = TrainConfig(preset=preset)  # the preset's settings first; the flags below override them
     given: dict[str, Any] = {
         "region": region, "tile": tile, "stride": stride, "randomize": randomize, "views": views, "merged": merged,
-        "channels": channels, "gap": gap, "layerer": layerer, "generator": generator, "discriminator": discriminator,
+        "channels": channels, "gap": gap, "layerer": layerer, "style": style, "generator": generator, "discriminator": discriminator,
         "gan_loss": gan_loss, "lambda_l1": lambda_l1, "lr": lr, "batch": batch, "steps": steps, "seed": seed,
         "device": device, "amp": amp, "channels_last": channels_last, "threads": threads, "workers": workers,
         "init": init, "log_every": log_every, "sample_every": sample_every, "checkpoint_every": checkpoint_every,
@@ -109,11 +111,12 @@ def train_command(
         if value is not None:
             setattr(config, key, value)
     asked = {k for k, v in given.items() if v is not None}
-    if data is not None and (image or labels):
-        raise InputError("give either a data folder or --image/--labels, not both")
-    if data is not None:
-        config.dataset = layout or detect_layout(data)
-        config.sources = {"folder": str(data)}
+    folders = [*([data] if data is not None else []), *data_dirs]
+    if folders and (image or labels):
+        raise InputError("give either data folders or --image/--labels, not both")
+    if folders:
+        config.dataset = layout or _one_layout(folders)
+        config.sources = {"folder": str(folders[0]) if len(folders) == 1 else [str(f) for f in folders]}
         asked |= {"dataset", "sources"}
     elif image is not None and labels is not None:
         config.dataset, config.sources = "files", {"image": str(image), "labels": str(labels)}
@@ -136,11 +139,26 @@ def train_command(
     _train_with_progress(run, quiet)
 
 
+def _one_layout(folders: list[Path]) -> str:
+    """The layout all ``folders`` share; folders of different layouts are refused, naming them."""
+    layouts = {str(f): detect_layout(f) for f in folders}
+    if len(set(layouts.values())) > 1:
+        listed = ", ".join(f"{f} ({kind})" for f, kind in layouts.items())
+        raise InputError(f"--data folders of different layouts: {listed}; give folders of one layout")
+    return next(iter(layouts.values()))
+
+
 def _train_with_progress(run: Any, quiet: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     c = run.config
-    run.prepare()  # bad data or settings fail here, before a progress bar is drawn
+    if quiet or not run.world.main or not err.is_terminal:
+        run.prepare()  # bad data or settings fail here, before a progress bar is drawn
+    else:
+        with err.status("reading the training data (every image, its labels and its layerings)"):
+            run.prepare()
+    if run.world.main and not run.start >= c.steps:
+        err.print(f"data: {run.dataset!r}", highlight=False)
     if run.start >= c.steps:
         if run.world.main:
             err.print(f"{run.out}: the run is at step {run.start}, at or past --steps {c.steps}; no step runs "

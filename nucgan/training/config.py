@@ -14,7 +14,7 @@ from nucgan.inputs import FIELDS as INPUT_FIELDS
 from nucgan.inputs import InputSettings, split_settings
 
 #: input settings that may be given on TrainConfig itself (``TrainConfig(tile=64)``): shortcuts into ``input``
-INPUT_SHORTCUTS = tuple(sorted(INPUT_FIELDS - {"normalization"}))
+INPUT_SHORTCUTS = tuple(sorted(INPUT_FIELDS - {"normalization", "styles"}))
 
 #: the paper's recipe (NOTES.md): Adam 1e-4 / 0.9, batch 20, 5 views, 10 layerings, merged channel
 PRESETS: dict[str, dict[str, Any]] = {

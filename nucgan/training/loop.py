@@ -129,7 +129,7 @@ class Run:
         self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
                                lambda_l1=c.lambda_l1, world=self.world, autocast=amp)
         n = len(self.dataset)
-        self.sample_ids = [int(i) for i in torch.linspace(0, n - 1, steps=min(4, n)).round().long()]
+        self.sample_ids = sample_ids(n)
 
     # -- outputs --------------------------------------------------------------------------------
     def _write_json(self, name: str, data: Any) -> None:
@@ -219,6 +219,13 @@ class Run:
         finally:
             distributed.shutdown(self.world)
         return self.out
+
+
+def sample_ids(n: int, k: int = 4) -> list[int]:
+    """``k`` sample indices spread evenly over ``range(n)`` for the sample grids (integers: a float
+    linspace rounds past the last index of a 200-million-sample folder)."""
+    k = min(k, n)
+    return [i * (n - 1) // max(1, k - 1) for i in range(k)]
 
 
 def _check_generator_output(generator: torch.nn.Module, cond: torch.Tensor, name: str) -> None:

@@ -24,5 +24,6 @@ def files(image: PathOrPaths, labels: PathOrPaths, *, input: InputSettings | Non
     if len(images) != len(label_files):
         raise InputError(f"{len(images)} image file(s) but {len(label_files)} label file(s); give one labels "
                          "file per image")
-    sources = [TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in zip(images, label_files)]
+    sources = (TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab))
+               for img, lab in zip(images, label_files))  # read one at a time
     return TilesDataset(sources, input=input, region=region, randomize=randomize, views=views, seed=seed)

@@ -1,0 +1,95 @@
+"""Train the generalist DSB fluorescence models on the fit part of ``dsb2018-fluo/train`` (resumable).
+
+The fit part is ``train/`` minus the fixed, seeded 15 % that ``benchmarks/select_default.py`` holds
+out to choose ``synth``'s default, so the choice is made on images no candidate saw. The fit part
+is written as a StarDist folder of symbolic links (``runs/generalist/fit/``); each recipe trains
+into ``runs/generalist/<name>/``. Run it again after an interruption: a run with a checkpoint is
+resumed (``--resume``; its config.json and the model's manifest record each resume).
+
+    python benchmarks/generalist.py dsb2018-fluo-3x-k7          # the paper's best, with the style input
+    python benchmarks/generalist.py --list                      # recipes and their progress
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from select_default import DATA, split_train  # noqa: E402
+
+from nucgan.folders import folder_pairs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "runs" / "generalist"
+COMMON = ["--style", "--batch", "8", "--steps", "8000", "--seed", "0", "--log-every", "50",
+          "--sample-every", "1000", "--checkpoint-every", "200", "--quiet"]
+RECIPES = {
+    # the paper's best architecture (3x chain, tanh,gelu,tanh, kernel 7): "3x beats 1x" tested at scale
+    "dsb2018-fluo-3x-k7": ["-g", "chain3", "--act", "tanh,gelu,tanh", "--kernel", "7", "--filters", "16",
+                           "--levels", "4"],
+    # the 1x U-Net, kernel 3 (the better shipped crop model downstream), transposed-convolution decoder
+    "dsb2018-fluo-1x-k3": ["-g", "unet", "--act", "tanh", "--kernel", "3", "--filters", "16", "--levels", "4"],
+}
+
+
+def fit_folder() -> Path:
+    """``runs/generalist/fit``: links to the fit part's images and masks (the same split select_default uses)."""
+    fit, held = split_train(folder_pairs(DATA))
+    folder = WORK / "fit"
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    wanted = {(sub, p.name): p for image, mask in fit for sub, p in (("images", image), ("masks", mask))}
+    for sub in ("images", "masks"):
+        for link in (folder / sub).iterdir():
+            if (sub, link.name) not in wanted:
+                link.unlink()
+    for (sub, name), target in wanted.items():
+        link = folder / sub / name
+        if not link.is_symlink() or os.readlink(link) != str(target):
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+    (WORK / "split.json").write_text(json.dumps({"fit": [p.name for p, _ in fit], "held_out": [p.name for p, _ in held]},
+                                                indent=1) + "\n")
+    return folder
+
+
+def progress(name: str) -> str:
+    """The last logged step of a recipe's run, or 'not started'."""
+    log = WORK / name / "metrics.jsonl"
+    if not log.exists():
+        return "not started"
+    last = json.loads(log.read_text().splitlines()[-1])
+    return f"step {last['step']}, {last['samples_per_s']} samples/s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name", nargs="?", choices=sorted(RECIPES))
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to other work)")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list or not args.name:
+        for name, recipe in RECIPES.items():
+            print(f"{name}: {progress(name)}\n    {shlex.join(recipe + COMMON)}")
+        return
+    data = fit_folder()
+    out = WORK / args.name
+    resume = (out / "checkpoint.safetensors").exists()
+    if resume:
+        command = ["nucgan", "train", "--resume", "--out", str(out), "--threads", str(args.threads), "--quiet"]
+    else:
+        command = ["nucgan", "train", "--data", str(data), *RECIPES[args.name], *COMMON, "--threads",
+                   str(args.threads), "--out", str(out)]
+    print(shlex.join(command), flush=True)
+    sys.exit(subprocess.call(command))
+
+
+if __name__ == "__main__":
+    main()

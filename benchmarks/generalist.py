@@ -27,7 +27,7 @@ from select_default import DATA, split_train  # noqa: E402
 from nucgan.folders import folder_pairs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "runs" / "generalist"
+WORK = Path(os.environ.get("NUCGAN_GENERALIST_WORK", ROOT / "runs" / "generalist"))  # runs live here
 COMMON = ["--style", "--batch", "8", "--steps", "8000", "--seed", "0", "--log-every", "50",
           "--sample-every", "1000", "--checkpoint-every", "200", "--quiet"]
 RECIPES = {
@@ -83,9 +83,9 @@ def main() -> None:
     out = WORK / args.name
     resume = (out / "checkpoint.safetensors").exists()
     if resume:
-        command = ["nucgan", "train", "--resume", "--out", str(out), "--threads", str(args.threads), "--quiet"]
+        command = [sys.executable, "-m", "nucgan", "train", "--resume", "--out", str(out), "--threads", str(args.threads), "--quiet"]
     else:
-        command = ["nucgan", "train", "--data", str(data), *RECIPES[args.name], *COMMON, "--threads",
+        command = [sys.executable, "-m", "nucgan", "train", "--data", str(data), *RECIPES[args.name], *COMMON, "--threads",
                    str(args.threads), "--out", str(out)]
     print(shlex.join(command), flush=True)
     sys.exit(subprocess.call(command))

@@ -19,6 +19,9 @@ def _one_line(text: str) -> str:
 
 def main() -> None:
     """Console-script entry point."""
+    from nucgan.threads import passive_openmp
+
+    passive_openmp()  # before torch starts OpenMP: waiting threads sleep, so a shared CPU does not collapse
     from nucgan.cli.app import app
 
     warnings.showwarning = _show_warning

@@ -41,6 +41,7 @@ def generate_command(
     device: str = typer.Option("cpu", help="cpu, cuda or mps."),
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
+    threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
 ) -> None:
     """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
     from nucgan.atomic import check_output_file
@@ -56,6 +57,9 @@ def generate_command(
     if png:
         check_output_file(output.with_suffix(".png"))
     source = read_stack(labels) if layered else read_labels(labels)
+    from nucgan.threads import set_threads
+
+    set_threads(threads)
     zm = load_model(model)
     from nucgan.generation import pick_style
 

@@ -36,6 +36,7 @@ def synth_command(
     fmt: str = typer.Option("stardist", "--format", help="stardist (images/, masks/), cellpose (X.tif, X_masks.tif) or plain."),
     shard: str = typer.Option("0/1", help="Write only part i of n (i/n), for cluster array jobs."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
+    threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
 ) -> None:
     """Synthesise training data: nucgan synth --count 50 --size 512 --density 150 --out synth/"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -50,6 +51,9 @@ def synth_command(
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
                      shard=parse_shard(shard), like=str(like) if like else None).validate()
+    from nucgan.threads import set_threads
+
+    set_threads(threads)
     zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears
     columns = [TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn()]

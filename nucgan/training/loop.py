@@ -17,6 +17,7 @@ from nucgan.devices import pick_device
 from nucgan.errors import InputError, NucganError
 from nucgan.noise import dropout_noise
 from nucgan.registry import create_dataset, create_discriminator, create_generator
+from nucgan.threads import set_threads
 from nucgan.training import distributed
 from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
 from nucgan.training.config import INPUT_SHORTCUTS, TrainConfig
@@ -85,8 +86,7 @@ class Run:
         self.device = device_for_rank(device, self.world)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        set_threads(config.threads)  # --threads, else OMP_NUM_THREADS, else the CPUs (affinity, cgroup quota)
 
     # -- setup --------------------------------------------------------------------------------
     def prepare(self) -> None:

@@ -111,3 +111,16 @@ def test_like_for_a_model_without_a_style_input_is_refused(tmp_path: Path) -> No
     assert isinstance(result.exception, nucgan.InputError)
     assert "--like: dsb2018-1x-k3@1 takes no style input" in str(result.exception)
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_image_statistics_measure_what_they_name_and_identical_sets_are_at_distance_zero() -> None:
+    from nucgan.quality.image_stats import image_statistics, set_distance
+
+    image, labels = picture(noise=4.0)
+    stats = image_statistics(image, labels)
+    assert abs(stats["background"] - 20) < 2 and abs(stats["nucleus_brightness"] - 170) < 3
+    assert 2 < stats["noise"] < 6 and stats["nucleus_spread"] < 0.05
+    assert image_statistics(picture(blur=2.0)[0], labels)["edge_sharpness"] < stats["edge_sharpness"]
+    sets = [image_statistics(*picture(noise=n, seed=n)) for n in (2, 4, 8)]
+    assert set_distance(sets, sets)["mean"] == 0
+    assert set_distance(sets, [image_statistics(*picture(noise=20, seed=1))] * 3)["noise"] > 1

@@ -96,7 +96,8 @@ def train_command(
     config = TrainConfig(preset=preset)  # the preset's settings first; the flags below override them
     given: dict[str, Any] = {
         "region": region, "tile": tile, "stride": stride, "randomize": randomize, "views": views, "merged": merged,
-        "channels": channels, "gap": gap, "layerer": layerer, "style": style, "generator": generator, "discriminator": discriminator,
+        "channels": channels, "gap": gap, "layerer": layerer, "style": style, "generator": generator,
+        "discriminator": discriminator,
         "gan_loss": gan_loss, "lambda_l1": lambda_l1, "lr": lr, "batch": batch, "steps": steps, "seed": seed,
         "device": device, "amp": amp, "channels_last": channels_last, "threads": threads, "workers": workers,
         "init": init, "log_every": log_every, "sample_every": sample_every, "checkpoint_every": checkpoint_every,

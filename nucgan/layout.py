@@ -153,7 +153,8 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
         n = asked if asked is not None else max(1, int(round(scene.density * free / DENSITY_AREA)))
     else:
         n = _count(nuclei, density, free, region is not None)
-    check_capacity(n, h, w, int(gap), float(overlap), free, min_area=min_area if border == "whole" else 1)
+    check_capacity(n, h, w, 0 if touching else int(gap), float(overlap), free,
+                   min_area=min_area if border == "whole" else 1)
     if scene is not None and n * scene.mean_area * (1 - overlap) > free * (1.5 if border == "cut" else 1.0):
         raise InputError(f"{_masks(n)} of about {scene.mean_area:.0f} px each would cover "
                          f"{n * scene.mean_area * (1 - overlap):.0f} px but the {h} x {w} {where} has only {free} px; "

@@ -102,7 +102,7 @@ def rasterise(radii: np.ndarray, areas: np.ndarray, turns: np.ndarray) -> list[n
             part = idx[start:start + step]
             mask = dist[None, :] <= r[part][:, bins]
             mask[:, half * side + half] = True
-            for _ in range(half):
+            for _ in range(2 * half):  # a chain is at most 2 half steps long
                 pruned = mask & mask[:, parent]
                 if np.array_equal(pruned, mask):
                     break

@@ -138,8 +138,8 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
     border = border or ("cut" if scenes else "whole")
     if border not in BORDERS:
         raise InputError(f"border must be one of {', '.join(BORDERS)}, got {border!r}")
-    inside = _region(region, (h, w))
-    free = int(inside.sum())
+    inside = None if region is None else _region(region, (h, w))  # no canvas-sized array before the checks
+    free = h * w if inside is None else int(inside.sum())
     where = "region" if region is not None else "canvas"
     min_area = max(1, int(getattr(sampler, "min_area", 1)))
     rng = np.random.default_rng(seed)
@@ -161,7 +161,10 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
                          f"{_advice(density, overlap)}")
     shapes = _draw(sampler, n, rng, scene)
     pad = max((max(s.shape) for s in shapes), default=1) if border == "cut" else 0
-    padded = np.pad(inside, pad, mode="edge") if pad else inside
+    if inside is None:
+        padded = np.ones((h + 2 * pad, w + 2 * pad), dtype=bool)
+    else:
+        padded = np.pad(inside, pad, mode="edge") if pad else inside
     canvas = Canvas(padded, int(gap), float(overlap), rng, inner=(pad, pad + h, pad, pad + w),
                     touching=scene.touching if touching and scene is not None else None)
     total = sum(int(s.sum()) for s in shapes)

@@ -1,17 +1,22 @@
-"""De novo layouts: place sampled nucleus shapes on a canvas, at a count or density, with a gap or an overlap.
+"""De novo layouts: place sampled nucleus shapes on a canvas, at a count or density, with a gap, an overlap or touching.
 
 :func:`place` draws shapes from a :class:`nucgan.Sampler` and drops them at uniformly random
 positions (largest first, rejection sampling, then an exact search over all positions when random
-tries fail), so that every mask lies whole inside the canvas and the region, and
+tries fail; the engine is :mod:`nucgan.canvas`), inside the region, and
 
 - with ``overlap == 0``: two masks keep more than ``gap`` px apart in chessboard distance, i.e. at
   least ``gap`` background pixels between them in every direction (the layering gap's sense);
 - with ``overlap > 0``: a new mask may cover at most that fraction of its own area with earlier
   masks and paints over them, and every earlier mask keeps at least ``1 - overlap`` of its area
-  in one 4-connected piece (none vanishes or splits).
+  in one 4-connected piece (none vanishes or splits);
+- with a :class:`nucgan.SceneSampler` (a layout model) and no gap or overlap asked for: the scene's
+  fraction of masks touch another (8-neighbourhood, distinct ids, no overlap), the rest keep 1 px
+  apart, and masks may run off the image border (``border="cut"``) as in a real crop, each keeping
+  at least one pixel and one 4-connected piece inside.
 
-It never returns fewer masks than asked: when the layout is too crowded it raises InputError
-saying how many were placed and what to change.
+Every mask lies whole inside the canvas unless ``border="cut"``. It never returns fewer masks than
+asked: when the layout is too crowded it raises InputError saying how many were placed and what to
+change, and a count that cannot fit is refused before any shape is drawn.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ class Canvas:
         py, px = int(ys[len(ys) // 2]), int(xs[len(xs) // 2])  # one pixel of the shape, checked first
         if self.overlap == 0:  # one anchor at a time first: on an open canvas the first one fits
             a0, a1, b0, b1 = self.inner
-            for r, c in zip(self.rng.integers(r0, r1 + 1, _FIRST).tolist(), self.rng.integers(c0, c1 + 1, _FIRST).tolist()):
+            rows, cols = self.rng.integers(r0, r1 + 1, _FIRST).tolist(), self.rng.integers(c0, c1 + 1, _FIRST).tolist()
+            for r, c in zip(rows, cols):
                 if blocked[r + py, c + px] or (blocked[r:r + h, c:c + w] & shape).any():
                     continue
                 if (r >= a0 and r + h <= a1 and c >= b0 and c + w <= b1) or \

@@ -19,6 +19,7 @@ _LAZY = {
     "hookimpl": "nucgan.hookspecs",
     "Generator": "nucgan.interfaces", "Discriminator": "nucgan.interfaces", "Layerer": "nucgan.interfaces",
     "Dataset": "nucgan.interfaces", "Sampler": "nucgan.interfaces", "TrainableSampler": "nucgan.interfaces",
+    "SceneSampler": "nucgan.interfaces", "Scene": "nucgan.interfaces",
     "create_generator": "nucgan.registry", "create_discriminator": "nucgan.registry",
     "create_layerer": "nucgan.registry", "create_dataset": "nucgan.registry", "create_sampler": "nucgan.registry",
     "list_generators": "nucgan.registry", "list_discriminators": "nucgan.registry",
@@ -85,7 +86,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
                                PluginError, UnknownNameError)
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.modelfile import ModelInfo, load_generator, save_generator  # noqa: F401
-    from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler, TrainableSampler,  # noqa: F401
+    from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler, Scene,  # noqa: F401
+                                   SceneSampler, TrainableSampler,
                                    check_tensor)
     from nucgan.io import (image_files, read_image, read_labels, read_pair, write_png,  # noqa: F401
                            write_tiff)

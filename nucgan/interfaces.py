@@ -1,4 +1,4 @@
-"""The contracts every plugin component honours: Generator, Discriminator, Layerer, Dataset, Sampler.
+"""The contracts every plugin component honours: Generator, Discriminator, Layerer, Dataset, Sampler (and SceneSampler).
 
 A plugin's factory returns an instance of one of these base classes; ``nucgan.create_*`` checks it.
 """
@@ -6,6 +6,7 @@ A plugin's factory returns an instance of one of these base classes; ``nucgan.cr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -162,11 +163,54 @@ class Sampler(ABC):
     Contract for ``shapes(n, rng)``: returns ``n`` 2-D bool arrays, each one connected, non-empty
     nucleus cropped to its bounding box (background rows/columns removed). The same ``rng`` state
     gives the same shapes. Placing shapes on a canvas is the core's job, not the sampler's.
+    ``min_area`` (px) is a lower bound on every shape's area, so a crowd that cannot fit is refused
+    before any shape is drawn; 1 unless the sampler knows better.
     """
+
+    min_area: int = 1
 
     @abstractmethod
     def shapes(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         """``n`` random nucleus shapes."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """How one synthetic image looks, drawn by a :class:`SceneSampler` before any shape is drawn.
+
+    ``density``: nuclei per 512 x 512 px (cut ones included, as counted on real images);
+    ``area``: the image's median nucleus area in px (one magnification per image);
+    ``mean_area``: the expected nucleus area, for refusing a crowd that cannot fit before drawing;
+    ``touching``: the fraction of nuclei that touch another (8-neighbourhood), the layout's target;
+    ``source``: the sampler's own record of where the scene came from (e.g. a real image's index).
+    """
+
+    density: float
+    area: float
+    mean_area: float
+    touching: float
+    source: int = -1
+
+
+class SceneSampler(Sampler):
+    """A sampler that is also a layout model: per image it draws a :class:`Scene`, then shapes for it.
+
+    Contract: ``scene(rng, density=None, size=None)`` draws a scene for an image of ``size`` (H, W)
+    (with ``density`` given, one whose nuclei can be that dense, or InputError when none can); ``shapes(n, rng, scene)`` returns ``n`` shapes
+    of that scene's size (``scene`` None: of a freshly drawn scene, so plain ``shapes(n, rng)`` still
+    gives shapes of one image); ``min_area`` bounds every shape's area from below. The core places
+    the shapes: :func:`nucgan.place` cuts nuclei at the image border and makes the scene's fraction
+    touch, unless a gap is asked for.
+    """
+
+    @abstractmethod
+    def scene(self, rng: np.random.Generator, density: float | None = None,
+              size: tuple[int, int] | None = None) -> Scene:
+        """One image's density, size and touching fraction."""
+
+    @abstractmethod
+    def shapes(self, n: int, rng: np.random.Generator, scene: Scene | None = None) -> list[np.ndarray]:
+        """``n`` random nucleus shapes of ``scene``'s size."""
 
 
 class TrainableSampler(Sampler):

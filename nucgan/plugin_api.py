@@ -22,6 +22,7 @@ _NAMES = {
     # the contracts
     "Generator": "nucgan.interfaces", "Discriminator": "nucgan.interfaces", "Layerer": "nucgan.interfaces",
     "Dataset": "nucgan.interfaces", "Sampler": "nucgan.interfaces", "TrainableSampler": "nucgan.interfaces",
+    "SceneSampler": "nucgan.interfaces", "Scene": "nucgan.interfaces",
     "check_tensor": "nucgan.interfaces",
     # building blocks
     "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
@@ -33,6 +34,7 @@ _NAMES = {
     "gap_graph": "nucgan.layering", "GapGraph": "nucgan.layering", "check_labels": "nucgan.layering",
     "instance_shapes": "nucgan.shapes", "transform_shape": "nucgan.shapes", "largest_component": "nucgan.shapes",
     "crop_to_content": "nucgan.shapes",
+    "image_stats": "nucgan.labelstats", "label_files": "nucgan.labelstats", "read_labels": "nucgan.io",
     # safetensors files with JSON metadata: one reader/writer (header checked before allocation, no pickle)
     "check_shapes": "nucgan.safetensors_meta", "header_from_bytes": "nucgan.safetensors_meta",
     "load_tensors_bytes": "nucgan.safetensors_meta", "save_tensors": "nucgan.safetensors_meta",
@@ -60,9 +62,10 @@ if TYPE_CHECKING:
     from nucgan.errors import InputError, LayeringError, NucganError, PluginError  # noqa: F401
     from nucgan.hookspecs import hookimpl  # noqa: F401
     from nucgan.interfaces import (Dataset, Discriminator, Generator, Layerer, Sampler,  # noqa: F401
-                                   TrainableSampler, check_tensor)
+                                   Scene, SceneSampler, TrainableSampler, check_tensor)
     from nucgan.folders import cellpose_pairs, stardist_pairs  # noqa: F401
-    from nucgan.io import image_files, read_pair  # noqa: F401
+    from nucgan.io import image_files, read_labels, read_pair  # noqa: F401
+    from nucgan.labelstats import image_stats, label_files  # noqa: F401
     from nucgan.layering import GapGraph, check_labels, gap_graph  # noqa: F401
     from nucgan.inputs import InputSettings  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401

@@ -16,6 +16,8 @@ from nucgan.errors import InputError
 #: `synth`'s default: the shipped model whose synthetic data trains the best segmenter, judged on a held-out
 #: part of the DSB train folder (benchmarks/select_default.py), never on test data
 DEFAULT_MODEL = "dsb2018-3x-k7"
+#: `synth`'s default sampler: the layout model learned from dsb2018-fluo/train (density, size, touching per image)
+DEFAULT_SAMPLER = "tissue"
 FORMATS = ("stardist", "cellpose", "plain")
 #: the largest image side synth accepts; memory grows as side^2 (labels, image, layers, working copies)
 MAX_SIDE = 32768
@@ -30,10 +32,10 @@ class SynthPlan:
     size: tuple[int, int] = (512, 512)
     nuclei: int | None = None
     density: float | None = None
-    gap: int = 2
+    gap: int | None = None  # None: the layout model's touching (2 for a sampler without scenes)
     overlap: float = 0.0
     placement_mask: str | None = None  # an image file: nuclei only where it is non-zero
-    sampler: str = "gan"
+    sampler: str = DEFAULT_SAMPLER
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     fmt: str = "stardist"
@@ -41,6 +43,7 @@ class SynthPlan:
     prefix: str = "synth"
     region: str | None = None  # deprecated name of placement_mask (a path, not a Region box); removed in 0.3
     like: str | None = None  # an image file: paint in its style (models trained with a style input)
+    border: str | None = None  # "cut" or "whole"; None: cut with a layout model, whole otherwise
 
     def __post_init__(self) -> None:
         if self.region is not None:
@@ -65,16 +68,23 @@ class SynthPlan:
             raise InputError(f"--nuclei must be >= 1, got {self.nuclei}")
         if self.density is not None and not (np.isfinite(self.density) and self.density > 0):
             raise InputError(f"--density must be a positive number of nuclei per 512 x 512 px, got {self.density}")
-        if (self.nuclei is None) == (self.density is None):
-            raise InputError("give exactly one of --nuclei (per image) or --density (per 512 x 512)")
+        if self.nuclei is not None and self.density is not None:
+            raise InputError("give one of --nuclei (per image) or --density (per 512 x 512), not both")
+        if self.gap is not None and (isinstance(self.gap, bool) or not isinstance(self.gap, (int, np.integer))
+                                     or self.gap < 0):
+            raise InputError(f"--gap must be an integer >= 0, got {self.gap!r}")
+        from nucgan.layout import BORDERS
+
+        if self.border is not None and self.border not in BORDERS:
+            raise InputError(f"--border must be one of {', '.join(BORDERS)}, got {self.border!r}")
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.placement_mask is None:
+        if self.placement_mask is None and (self.nuclei is not None or self.density is not None):
             from nucgan.layout import DENSITY_AREA, check_capacity
 
             h, w = self.size
             n = self.nuclei if self.nuclei is not None else int(round(self.density * h * w / DENSITY_AREA))
-            check_capacity(n, h, w, 0 if self.overlap else self.gap, self.overlap)
+            check_capacity(n, h, w, 0 if self.overlap or self.gap is None else self.gap, self.overlap)
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
             raise InputError(f"--shard {i}/{n}: expected i/n with 0 <= i < n")
@@ -120,11 +130,12 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
             "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
             "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
-            "placement_mask": plan.placement_mask, "format": plan.fmt, "like": plan.like,
+            "placement_mask": plan.placement_mask, "format": plan.fmt, "border": plan.border, "like": plan.like,
         }
         check_folder(out, plan, settings)
         style = _reference_style(zm, plan.like)
         sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
+        check_sampler_plan(sampler, plan)
         region = read_placement_mask(plan.placement_mask, plan.size) if plan.placement_mask else None
         i, n = plan.shard
         manifest_path = out / ("manifest.json" if n == 1 else f"manifest-shard{i}-of{n}.json")
@@ -149,6 +160,15 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         manifest = {**settings, "shard": list(plan.shard), "complete": True, "images": records}
         _write_manifest(manifest_path, manifest)
     return manifest
+
+
+def check_sampler_plan(sampler: Any, plan: SynthPlan) -> None:
+    """Refuse a plan without a count or density for a sampler that has no layout model to draw one."""
+    from nucgan.interfaces import SceneSampler
+
+    if plan.nuclei is None and plan.density is None and not isinstance(sampler, SceneSampler):
+        raise InputError(f"sampler {plan.sampler!r} draws shapes only, no per-image layout; give --nuclei or "
+                         f"--density (or use a layout-model sampler such as tissue)")
 
 
 def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -208,7 +228,8 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
 
     seed = plan.image_seed(index)
     labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
-                   gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed)
+                   gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed,
+                   border=plan.border)
     image = generate(zm, labels, seed=seed, like=like)  # no reference: a training image's style, drawn by seed
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))

@@ -191,7 +191,7 @@ ERRORS = [
     (["synth", "-o", "out/s", "--shard", "3"], "--shard '3'"),
     (["synth", "-o", "out/s", "--format", "foo"], "--format must be one of"),
     (["synth", "-o", "out/s", "--count", "0"], "--count must be >= 1"),
-    (["synth", "-o", "out/s", "--count", "1", "--size", "128", "--density", "1e9"], "at most 1849 masks fit"),
+    (["synth", "-o", "out/s", "--count", "1", "--size", "128", "--density", "1e9"], "at most 16384 masks fit"),
     (["synth", "-o", "out/s", "--size", "100000"], "the limit is 32768 px per side"),
     (["synth", "-o", "out/s", "--nuclei", "0"], "--nuclei must be >= 1, got 0"),
     (["synth", "-o", "out/s", "--density", "0"], "--density must be a positive number"),

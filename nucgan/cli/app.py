@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from nucgan import __version__
-from nucgan.cli import downstream, evaluate, generate, masks, models, plugins, synth, train
+from nucgan.cli import downstream, evaluate, generate, masks, masks_report, models, plugins, synth, train
 from nucgan.cli import zoo as zoo_cli
 from nucgan.cli.layer import layer_command
 
@@ -43,3 +43,4 @@ app.command("downstream")(downstream.downstream_command)
 app.command("synth")(synth.synth_command)
 app.command("layer")(layer_command)
 app.command("train-masks")(masks.train_masks_command)
+app.add_typer(masks_report.app, name="masks")

@@ -20,17 +20,27 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _has_layout_model(sampler: str) -> bool:
+    """Whether the registered sampler ``sampler`` is a SceneSampler (draws each image's density itself)."""
+    from nucgan.interfaces import SceneSampler
+    from nucgan.registry import resolve
+
+    factory = resolve("samplers", sampler).spec.load()
+    return isinstance(factory, type) and issubclass(factory, SceneSampler)
+
+
 def synth_command(
     output: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-3x-k7, chosen by downstream F1]."),
     count: int = typer.Option(4, help="Number of image/label pairs."),
     size: int = typer.Option(512, help="Image size in pixels (square)."),
-    density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [150 unless --nuclei is given]."),
+    density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [the layout model's, per image; 150 for a sampler without one]."),
     nuclei: Optional[int] = typer.Option(None, help="Nuclei per image (instead of --density)."),
-    gap: int = typer.Option(2, help="Minimum background pixels between nuclei."),
+    gap: Optional[int] = typer.Option(None, help="Minimum background pixels between nuclei [the layout model's: its share of nuclei touch, the rest 1 px apart; 2 for a sampler without one]."),
     overlap: float = typer.Option(0.0, help="Allowed overlap, as a fraction of a nucleus's area (then gap is 0)."),
     region: Optional[Path] = typer.Option(None, "--placement-mask", "--region", help="Image (PNG/TIFF): place nuclei only where it is non-zero (--region: its old name)."),
-    sampler: str = typer.Option("gan", help="Mask sampler: gan, bank, ellipse or a plugin's."),
+    sampler: str = typer.Option("tissue", help="Mask sampler: tissue (layout model learned from dsb2018-fluo/train), gan, bank, ellipse or a plugin's."),
+    border: Optional[str] = typer.Option(None, help="cut (nuclei run off the image, as in a real crop) or whole [cut with a layout model, whole otherwise]."),
     sampler_arg: list[str] = typer.Option([], help="Sampler kwarg key=value (repeatable), e.g. labels=lbl.tif for bank."),
     seed: int = typer.Option(0, help="Seed; the same seed reproduces identical files."),
     fmt: str = typer.Option("stardist", "--format", help="stardist (images/, masks/), cellpose (X.tif, X_masks.tif) or plain."),
@@ -45,12 +55,12 @@ def synth_command(
     from nucgan.generation import load_model
     from nucgan.synth import DEFAULT_MODEL, SynthPlan, synthesise
 
-    if density is None and nuclei is None:
+    if density is None and nuclei is None and not _has_layout_model(sampler):
         density = 150.0
     plan = SynthPlan(count=count, size=(size, size), nuclei=nuclei, density=density, gap=0 if overlap else gap,
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
-                     shard=parse_shard(shard), like=str(like) if like else None).validate()
+                     shard=parse_shard(shard), border=border, like=str(like) if like else None).validate()
     from nucgan.threads import set_threads
 
     set_threads(threads)

@@ -50,4 +50,7 @@ SAMPLERS: list[SamplerSpec] = [
                 "Real nucleus shapes from a label image, randomly rotated, mirrored and optionally rescaled."),
     SamplerSpec("gan", f"{_P}.samplers.gan:GanSampler",
                 "Novel shapes from a small mask GAN (paper); ships one trained on the DSB 2018 train half."),
+    SamplerSpec("tissue", f"{_P}.samplers.tissue:TissueSampler",
+                "Layout model: per-image density, size, touching and shapes learned from a label folder "
+                "(ships one from dsb2018-fluo/train)."),
 ]

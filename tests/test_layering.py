@@ -146,7 +146,7 @@ def test_layering_is_lossless_or_fails_loudly(labels: np.ndarray, gap: int, meth
 @given(labels=layouts(max_side=24, max_shapes=8), method=st.sampled_from(["coloring", "first-fit"]),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_same_seed_same_layering_other_seeds_vary(labels: np.ndarray, method: str, seed: int) -> None:
-    channels = 6  # roomy enough that these small layouts always fit
+    channels = 8  # max_shapes: any layout of at most 8 nuclei fits on 8 channels, whatever its gap graph
     first = layer(labels, channels=channels, seed=seed, method=method)
     assert np.array_equal(first, layer(labels, channels=channels, seed=seed, method=method))
     others = {layer(labels, channels=channels, seed=seed + k + 1, method=method).tobytes() for k in range(16)}

@@ -105,8 +105,8 @@ BORDERS = ("cut", "whole")
 
 def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nuclei: int | None = None,
           density: float | None = None, gap: int | None = None, overlap: float = 0.0,
-          region: Any = None, seed: int | None = None, redraws: int | None = None,
-          border: str | None = None) -> np.ndarray:
+          placement_mask: Any = None, seed: int | None = None, redraws: int | None = None,
+          border: str | None = None, region: Any = None) -> np.ndarray:
     """An int32 label image (ids 1..N in placement order, largest shape first) of sampled shapes.
 
     Give ``nuclei`` (N per image) or ``density`` (masks per 512 x 512 px of the region, or of the
@@ -115,11 +115,19 @@ def place(sampler: "Sampler | str", size: int | tuple[int, int] = (512, 512), nu
     doc; without either, a scene sampler's layout makes its scene's fraction of nuclei touch (the
     others keep 1 px apart), any other sampler keeps ``gap`` 2. ``border`` ``"cut"`` lets nuclei
     run off the image like a real crop's (the default for a scene sampler), ``"whole"`` keeps every
-    one whole inside. ``region``: bool mask of the canvas size or an image path (non-zero inside).
+    one whole inside. ``placement_mask``: a bool mask of the canvas size or an image path; nuclei go
+    only where it is non-zero (``region=`` is its deprecated name, removed in 0.3).
     A shape that fits nowhere is replaced by a fresh one at most ``redraws`` times (default
     max(10, N // 10)); past that, InputError. ``sampler`` may be a registered sampler name.
     """
     from nucgan.canvas import Canvas
+
+    if region is not None:
+        import warnings
+
+        warnings.warn("place(region=...) is deprecated; use placement_mask=", DeprecationWarning, stacklevel=2)
+        placement_mask = region if placement_mask is None else placement_mask
+    region = placement_mask
     from nucgan.interfaces import SceneSampler
 
     h, w = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))

@@ -228,7 +228,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
 
     seed = plan.image_seed(index)
     labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
-                   gap=None if plan.overlap else plan.gap, overlap=plan.overlap, region=region, seed=seed,
+                   gap=None if plan.overlap else plan.gap, overlap=plan.overlap, placement_mask=region, seed=seed,
                    border=plan.border)
     image = generate(zm, labels, seed=seed, like=like)  # no reference: a training image's style, drawn by seed
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))

@@ -71,7 +71,7 @@ def test_place_inside_a_region_band(seed, width, gap):
     h = w = 128
     yy, xx = np.mgrid[:h, :w]
     band = np.abs(yy - (40 + 0.4 * xx)) < width / 2  # a slanted band, like the paper's dentate gyrus
-    labels = place(Disks(), size=(h, w), nuclei=8, gap=gap, region=band, seed=seed)
+    labels = place(Disks(), size=(h, w), nuclei=8, gap=gap, placement_mask=band, seed=seed)
     check_layout(labels, 8, gap, inside=band)
 
 
@@ -102,7 +102,7 @@ def test_density_counts_masks_per_512_squared():
     assert place(Disks(), size=(256, 512), density=20, seed=0).max() == 10
     region = np.zeros((512, 512), bool)
     region[:128] = True
-    labels = place(Disks(), size=512, density=40, region=region, seed=0)
+    labels = place(Disks(), size=512, density=40, placement_mask=region, seed=0)
     assert labels.max() == 10 and not labels[128:].any()
     with pytest.raises(InputError, match="no mask at all"):
         place(Disks(), size=64, density=0.1)
@@ -133,7 +133,7 @@ def test_argument_errors():
     with pytest.raises(InputError, match="gap"):
         place(Disks(), size=64, nuclei=3, gap=-1)
     with pytest.raises(InputError, match="region mask has shape"):
-        place(Disks(), size=64, nuclei=3, region=np.ones((32, 32), bool))
+        place(Disks(), size=64, nuclei=3, placement_mask=np.ones((32, 32), bool))
 
 
 def test_bad_sampler_is_refused():
@@ -190,5 +190,6 @@ def test_read_placement_mask_files(tmp_path):
         read_placement_mask(tmp_path / "junk.png")
     with pytest.raises(InputError, match="missing.png"):
         read_placement_mask(tmp_path / "missing.png")
-    labels = place(Disks(), size=64, nuclei=5, region=tmp_path / "band.png", seed=0)
+    with pytest.warns(DeprecationWarning, match="use placement_mask="):  # the old name works one more release
+        labels = place(Disks(), size=64, nuclei=5, region=tmp_path / "band.png", seed=0)
     check_layout(labels, 5, 2, inside=band > 0)

@@ -101,8 +101,14 @@ def read_masks(pairs: PairPaths) -> list[np.ndarray]:
     return [tifffile.imread(m) for _, m in pairs]
 
 
+#: how the synthetic arms lay nuclei out: ``bank`` (the real train nuclei's shapes at the train density,
+#: 2 px apart, whole: issue 11's arms) or ``tissue`` (synth's default layout model: per-image density and
+#: size, touching nuclei, nuclei cut by the border)
+LAYOUTS = ("bank", "tissue")
+
+
 def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int | None,
-                 log: Log) -> tuple[Path, dict[str, Any]]:
+                 log: Log, layout: str = "bank") -> tuple[Path, dict[str, Any]]:
     """The cached ``nucgan synth`` set for these real train masks (made on first use) and its record."""
     import tifffile
 
@@ -113,8 +119,12 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     if not bank.exists():
         with atomic_path(bank) as tmp:
             tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
-    args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
-            "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
+    if layout == "tissue":
+        args = ["--count", str(count), "--size", str(size), "--sampler", "tissue", "--seed", str(SYNTH_SEED),
+                "--model", model]
+    else:
+        args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
+                "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
     bank_sha = sha256_file(bank)
     key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args], "bank": bank_sha})
     folder = out / "data" / f"synth-{key}"
@@ -134,7 +144,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     manifest = json.loads((folder / "manifest.json").read_text())
     record = {"key": key, "command": shlex.join(cmd), "seconds": round(time.perf_counter() - started, 1),
               "model": manifest["model"], "model_sha256": manifest.get("model_sha256"), "count": count,
-              "size": size, "density_per_512": round(density, 2), "bank_sha256": bank_sha,
+              "size": size, "density_per_512": round(density, 2), "bank_sha256": bank_sha, "layout": layout,
               "nuclei": sum(r["nuclei"] for r in manifest["images"])}
     write_json(record_path, record)
     log(f"  {record['nuclei']} nuclei in {record['seconds']:.0f} s")
@@ -173,14 +183,14 @@ def baseline_folder(out: Path, name: str, synth: Path, synth_record: dict[str, A
 
 
 def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, synth_size: int = 512,
-              synth_count: int | None = None, log: Log = print) -> tuple[dict[str, PairPaths], dict[str, Any]]:
+              synth_count: int | None = None, log: Log = print, layout: str = "bank") -> tuple[dict[str, PairPaths], dict[str, Any]]:
     """The training pairs of each arm, and a record of the generated data they use."""
     data: dict[str, Any] = {}
     pairs: dict[str, PairPaths] = {}
     synth: PairPaths = []
     synth_dir = Path()
     if SYNTH_ARMS & set(arms):
-        synth_dir, data["synthetic"] = synth_folder(out, train, model, synth_size, synth_count, log)
+        synth_dir, data["synthetic"] = synth_folder(out, train, model, synth_size, synth_count, log, layout)
         synth = synth_pairs(synth_dir)
     few = seeded_subset(train, max(1, round(FEW_FRACTION * len(train))), FEW_SEED)
     for arm in arms:

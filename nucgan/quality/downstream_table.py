@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nucgan.errors import InputError
-from nucgan.quality.arms import ARMS, PairPaths, arm_pairs, digest, seeded_subset, write_json
+from nucgan.quality.arms import ARMS, LAYOUTS, PairPaths, arm_pairs, digest, seeded_subset, write_json
 
 SEGMENTERS = ("builtin", "stardist")
 FORMAT = "nucgan-downstream/1"
@@ -207,7 +207,7 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
               arms: Sequence[str] = ARMS, seeds: Sequence[int] = (0, 1, 2), max_train_images: int | None = None,
               synth_size: int = 512, synth_count: int | None = None, steps: int | None = None,
               threads: int | None = None, python: str | None = None, command: str = "",
-              log: Log = print) -> dict[str, Any]:
+              log: Log = print, layout: str = "bank") -> dict[str, Any]:
     """Prepare every arm's data, run every (arm, seed) not done yet; the summary, also written to ``out``.
 
     Writes ``out/per_run/ARM_seedS.json`` per run, then ``out/table.md`` and ``out/results.json``
@@ -222,6 +222,8 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
         raise InputError(f"downstream: seeds must be distinct integers, got {list(seeds)}")
     if max_train_images is not None and max_train_images < 2:
         raise InputError(f"downstream: --max-train-images must be at least 2, got {max_train_images}")
+    if layout not in LAYOUTS:
+        raise InputError(f"downstream: --layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if synth_size < 128 or (synth_count is not None and synth_count < 1):
         raise InputError("downstream: --synth-size must be at least 128 and --synth-count at least 1")
     config = segmenter_config(segmenter, steps, threads)
@@ -240,10 +242,11 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     keep_out_of_git(out)
     settings = {"format": FORMAT, "segmenter": segmenter, "config": config_json(config), "model": model,
                 "train_folder": str(train_folder), "test_folder": str(test_folder), "arms": list(arms),
-                "seeds": list(seeds), "max_train_images": max_train_images, "synth_size": synth_size,
+                "seeds": list(seeds), "max_train_images": max_train_images, "synth_size": synth_size, "layout": layout,
                 "synth_count": synth_count, "python": python, "command": command}
     write_json(out / "downstream.json", settings)
-    pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log)
+    pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,
+                            layout=layout)
     todo = [(arm, seed) for seed in seeds for arm in arms]  # seed-major: a one-seed table comes first
     results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     spent: list[float] = []

@@ -1,4 +1,4 @@
-"""Which decoder paints without a grid: ``upsample`` = transpose / resize / shuffle, trained alike and scored alike.
+"""Which decoder paints without a grid: ``upsample`` = transpose / resize / bilinear / shuffle, trained and scored alike.
 
 For each generator, mode and seed: ``nucgan train`` on the train half of the 512 x 512 DSB crop
 (``tests/data/dsb2018``) with the same small budget, then the model paints the test half's masks and
@@ -8,7 +8,7 @@ does) beside the real test half's own, and the fidelity figures of ``nucgan eval
 the real range, SSIM, nucleus_w1), so "no grid" cannot hide "blurry". Resumable: each run's figures
 are a JSON file in ``--out``; a rerun skips the done ones and prints the table (mean ± sd over seeds).
 
-    python benchmarks/decoder.py                                   # unetpp, 3 modes, seeds 0,1
+    python benchmarks/decoder.py                                   # unetpp, every mode, seeds 0,1
     python benchmarks/decoder.py --generators unetpp,timm-unet --seeds 0,1,2 --steps 400
     python benchmarks/decoder.py --table                           # just print what is done
 """
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "dsb2018"
 OUT = ROOT / "benchmarks" / "results" / "decoder"
 RUNS = ROOT / "runs" / "decoder"
-MODES = ("transpose", "resize", "shuffle")
+MODES = ("transpose", "resize", "bilinear", "shuffle")
 
 
 def train_command(generator: str, mode: str, seed: int, args: argparse.Namespace, run: Path) -> list[str]:

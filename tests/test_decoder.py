@@ -1,4 +1,4 @@
-"""The ``upsample`` setting: every mode's sizes, resize by default for new non-paper models, old files still transposed."""
+"""The ``upsample`` setting: every mode's sizes, artefact-free by default for new non-paper models, old files transposed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from nucgan.inputs import InputSettings
 from nucgan.modelfile import FORMAT, load_generator, save_generator
 from nucgan_builtins.generators._layers import ShuffleConv, keras_init_
 
-MODES = ("transpose", "resize", "shuffle")
+MODES = ("transpose", "resize", "bilinear", "shuffle")
 SMALL = {  # name -> small kwargs and an input size (H, W) that is a multiple of its size_multiple, not square
     "unetpp": ({"filters": 2, "levels": 2}, (24, 40)),
     "timm-unet": ({"encoder": "test_resnet", "filters": 2}, (64, 32)),
@@ -31,7 +31,8 @@ def _upsamplers(g: nn.Module) -> dict[str, int]:
     """How many layers of each upsampling kind ``g`` holds."""
     mods = list(g.modules())
     return {"transpose": sum(isinstance(m, nn.ConvTranspose2d) for m in mods),
-            "resize": sum(isinstance(m, nn.Upsample) for m in mods),
+            "resize": sum(isinstance(m, nn.Upsample) and m.mode == "nearest" for m in mods),
+            "bilinear": sum(isinstance(m, nn.Upsample) and m.mode == "bilinear" for m in mods),
             "shuffle": sum(isinstance(m, ShuffleConv) for m in mods)}
 
 
@@ -68,10 +69,10 @@ def test_a_chain_of_unetpp_writes_its_stages_upsample_out() -> None:
 
 @pytest.mark.parametrize("name", ["unetpp", "timm-unet", "unet", "chain2"])
 def test_an_unknown_upsample_names_the_setting_and_the_choices(name: str) -> None:
-    kwargs = {"stage": "unetpp", "stage_kwargs": {"upsample": "bilinear"}} if name == "chain2" else {"upsample": "bilinear"}
+    kwargs = {"stage": "unetpp", "stage_kwargs": {"upsample": "cubic"}} if name == "chain2" else {"upsample": "cubic"}
     owner = "unetpp" if name == "chain2" else name
-    with pytest.raises(InputError, match=rf"^{owner}: upsample must be one of transpose, resize, shuffle, "
-                                         r"got 'bilinear'$"):
+    with pytest.raises(InputError, match=rf"^{owner}: upsample must be one of transpose, resize, bilinear, "
+                                         r"shuffle, got 'cubic'$"):
         nucgan.create_generator(name, **kwargs)
     with pytest.raises(InputError, match="upsample must be one of"):
         nucgan.create_generator("unetpp", upsample=2)
@@ -138,7 +139,7 @@ def test_icnr_shuffle_starts_as_nearest_neighbour_upsampling() -> None:
     assert torch.equal(y, nearest)  # all four sub-pixels equal: no checkerboard at the start
 
 
-@pytest.mark.parametrize("mode,flat", [("shuffle", True), ("resize", True), ("transpose", False)])
+@pytest.mark.parametrize("mode,flat", [("shuffle", True), ("resize", True), ("bilinear", True), ("transpose", False)])
 def test_a_constant_input_paints_a_constant_interior_only_without_transposed_convs(mode: str, flat: bool) -> None:
     torch.manual_seed(0)
     g = nucgan.create_generator("unetpp", in_channels=2, filters=4, kernel_size=3, levels=2, upsample=mode).eval()

@@ -16,7 +16,8 @@ Keras weights, not for training.
 
 Upsampling (:func:`upsample_conv`): ``transpose`` is the paper's stride-2 transposed convolution,
 whose kernel overlaps unevenly and leaves a checkerboard (Odena et al. 2016); ``resize`` doubles by
-nearest neighbour then applies a 'same' convolution; ``shuffle`` convolves to 4x the channels and
+nearest neighbour then applies a 'same' convolution, ``bilinear`` likewise with bilinear
+interpolation; ``shuffle`` convolves to 4x the channels and
 rearranges them with PixelShuffle (Shi et al. 2016), its weights ICNR-initialised (Aitken et al. 2017)
 so it starts out as nearest-neighbour upsampling of one convolution. All three map H -> 2 H.
 """
@@ -80,14 +81,16 @@ def up_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.ConvTranspose
 
 
 #: the ways a decoder can double its size; ``transpose`` is the paper's
-UPSAMPLE_MODES = ("transpose", "resize", "shuffle")
+UPSAMPLE_MODES = ("transpose", "resize", "bilinear", "shuffle")
 
 
 class ResizeConv(nn.Sequential):
-    """Nearest-neighbour 2x resize then a 'same' convolution (no uneven kernel overlap, so no checkerboard)."""
+    """A 2x resize (``nearest`` or ``bilinear``) then a 'same' convolution: no uneven kernel overlap, no checkerboard."""
 
-    def __init__(self, cin: int, cout: int, k: int, bias: bool = False) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), same_conv(cin, cout, k, bias=bias))
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = False, interpolation: str = "nearest") -> None:
+        resize = nn.Upsample(scale_factor=2, mode=interpolation, **({} if interpolation == "nearest" else
+                                                                     {"align_corners": False}))
+        super().__init__(resize, same_conv(cin, cout, k, bias=bias))
 
 
 class ShuffleConv(nn.Sequential):
@@ -108,11 +111,11 @@ class ShuffleConv(nn.Sequential):
 
 
 def upsample_conv(cin: int, cout: int, k: int, mode: str = "transpose", bias: bool = False) -> nn.Module:
-    """A 2x upsampling layer (H -> 2 H) built the ``mode`` way: transpose, resize or shuffle."""
+    """A 2x upsampling layer (H -> 2 H) built the ``mode`` way: transpose, resize, bilinear or shuffle."""
     if mode == "transpose":
         return up_conv(cin, cout, k, bias=bias)
-    if mode == "resize":
-        return ResizeConv(cin, cout, k, bias=bias)
+    if mode in ("resize", "bilinear"):
+        return ResizeConv(cin, cout, k, bias=bias, interpolation="nearest" if mode == "resize" else "bilinear")
     if mode == "shuffle":
         return ShuffleConv(cin, cout, k, bias=bias)
     raise ValueError(f"unknown upsample mode {mode!r}; check it with check_choice first")

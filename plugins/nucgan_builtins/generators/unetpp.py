@@ -8,7 +8,8 @@ BatchNorm and LeakyReLU (UNet++ uses two 3 x 3 convolutions per node; one kernel
 keeps the paper's per-block budget). The head is a 2x upsampling with bias on X(0,levels)
 then the output activation. ``upsample`` chooses every 2x step: ``resize`` (the default:
 nearest-neighbour resize then a convolution, no checkerboard), ``shuffle`` (PixelShuffle, ICNR init)
-or ``transpose`` (the paper's transposed convolution; what a saved config without ``upsample`` means). With ``deep_supervision`` every X(0,j) gets its own head, ``forward``
+or ``transpose`` (the paper's transposed convolution; what a saved config without ``upsample`` means).
+With ``deep_supervision`` every X(0,j) gets its own head, ``forward``
 returns their mean (UNet++'s "accurate mode") and ``forward_heads`` returns them all for a loss.
 """
 
@@ -60,7 +61,8 @@ class UNetPP(Generator):
         self.node = nn.ModuleDict()
         for j in range(1, n + 1):
             for i in range(n - j + 1):
-                block: list[nn.Module] = [upsample_conv(widths[i + 1], widths[i], k, self.upsample), batch_norm(widths[i])]
+                block: list[nn.Module] = [upsample_conv(widths[i + 1], widths[i], k, self.upsample),
+                                          batch_norm(widths[i])]
                 if i >= n - DROPOUT_LEVELS and self.dropout > 0:
                     block.append(nn.Dropout(self.dropout))
                 block.append(leaky_relu())

@@ -131,7 +131,7 @@ def check_file(path: str | os.PathLike[str], with_sha256: bool = False) -> Model
 
 
 def _build(info: ModelInfo, path: Path) -> "Generator":
-    """``create_generator(info.name, **config)``, the stored config upgraded; any failure is an InputError naming the file.
+    """``create_generator(info.name, **config)`` of the upgraded stored config; failures are InputErrors naming the file.
 
     A config saved before a generator gained a setting lacks it; the generator's ``legacy_defaults``
     say what it meant then (``unetpp`` without ``upsample``: transposed convolutions), not today's default.

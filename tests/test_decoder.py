@@ -47,13 +47,13 @@ def test_every_mode_keeps_the_size_for_odd_and_even_kernels(name: str, kernel: i
     assert counts[mode] > 0 and sum(counts.values()) == counts[mode]  # every 2x step is built the asked way
 
 
-def test_new_non_paper_models_resize_and_the_paper_ones_still_transpose() -> None:
+def test_new_non_paper_models_upsample_bilinearly_and_the_paper_ones_still_transpose() -> None:
     for name in ("unetpp", "timm-unet"):
         kwargs, _ = SMALL[name]
         g = nucgan.create_generator(name, **kwargs)
-        assert g.config()["upsample"] == "resize" and _upsamplers(g)["transpose"] == 0
+        assert g.config()["upsample"] == "bilinear" and _upsamplers(g)["transpose"] == 0
     unet = nucgan.create_generator("unet", filters=2, levels=2)
-    assert "upsample" not in unet.config() and _upsamplers(unet)["resize"] == 0
+    assert "upsample" not in unet.config() and _upsamplers(unet)["transpose"] == 2 + 1  # levels + head
     chain = nucgan.create_generator("chain3", filters=2, levels=2)
     assert chain.config()["stage_kwargs"] == {} and _upsamplers(chain)["transpose"] == 3 * 3
     assert nucgan.create_generator("unet", filters=2, levels=2, upsample="resize").config()["upsample"] == "resize"
@@ -61,7 +61,7 @@ def test_new_non_paper_models_resize_and_the_paper_ones_still_transpose() -> Non
 
 def test_a_chain_of_unetpp_writes_its_stages_upsample_out() -> None:
     g = nucgan.create_generator("chain2", stage="unetpp", filters=2, levels=2)
-    assert g.config()["stage_kwargs"] == {"upsample": "resize"}
+    assert g.config()["stage_kwargs"] == {"upsample": "bilinear"}
     shuffled = nucgan.create_generator("chain2", stage="unetpp", filters=2, levels=2,
                                        stage_kwargs={"upsample": "shuffle"})
     assert all(s.upsample == "shuffle" for s in shuffled.stages)
@@ -112,7 +112,7 @@ def test_a_file_saved_before_upsample_existed_rebuilds_transposed(tmp_path, name
     _save(tmp_path / "old.safetensors", g, name, config=old)
     loaded, info = load_generator(tmp_path / "old.safetensors")
     assert "upsample" not in info.config  # the file is shown as it is; only the rebuild is upgraded
-    assert loaded.upsample == "transpose" and _upsamplers(loaded)["resize"] == 0
+    assert loaded.upsample == "transpose" and _upsamplers(loaded)["bilinear"] == 0
     x = _masks(1, 5, h, w)
     with torch.no_grad():
         assert torch.equal(loaded(x), g(x))

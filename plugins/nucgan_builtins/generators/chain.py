@@ -6,7 +6,7 @@ through ``nucgan.create_generator(stage, in_channels=..., activation=..., ...)``
 generator that accepts ``in_channels`` and ``activation`` can be a stage (``unet`` by default,
 ``unetpp``, ``timm-unet``, a third-party one). ``filters``, ``kernel_size``, ``levels`` and
 ``dropout`` are passed on when set (None: the stage's own default); ``stage_kwargs`` carries
-anything else the stage takes (e.g. ``{"upsample": "resize"}``).
+anything else the stage takes (e.g. ``{"upsample": "bilinear"}``).
 
 A stage setting whose default changed since configs were first saved (the stage class's
 ``legacy_defaults``, e.g. ``unetpp``'s ``upsample``) is recorded in ``stage_kwargs`` by ``config()``,

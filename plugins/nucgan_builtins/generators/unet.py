@@ -7,8 +7,8 @@ encoder feature of the same size (decoder output first). Head: a transposed conv
 ``out_channels``, then the output activation. No biases elsewhere; Keras defaults throughout.
 
 ``upsample`` (not the paper's) replaces every transposed convolution, the head's included, with
-``resize`` (nearest-neighbour resize then a convolution) or ``shuffle`` (PixelShuffle, ICNR init), which
-leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
+``bilinear`` or ``resize`` (bilinear or nearest-neighbour resize, then a convolution) or ``shuffle``
+(PixelShuffle, ICNR init), which leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
 parameter counts hold; ``config()`` names ``upsample`` only when it is not ``transpose``, so the
 paper models' configs are as they always were.
 """

@@ -6,11 +6,10 @@ earlier node of its level, X(i,0..j-1), with an upsampled X(i+1,j-1) (2x upsampl
 dropout on the two deepest levels, LeakyReLU) and fuses them with one 'same' convolution,
 BatchNorm and LeakyReLU (UNet++ uses two 3 x 3 convolutions per node; one kernel_size convolution
 keeps the paper's per-block budget). The head is a 2x upsampling with bias on X(0,levels)
-then the output activation. ``upsample`` chooses every 2x step: ``resize`` (the default:
-nearest-neighbour resize then a convolution, no checkerboard), ``shuffle`` (PixelShuffle, ICNR init)
-or ``transpose`` (the paper's transposed convolution; what a saved config without ``upsample`` means).
-With ``deep_supervision`` every X(0,j) gets its own head, ``forward``
-returns their mean (UNet++'s "accurate mode") and ``forward_heads`` returns them all for a loss.
+then the output activation. ``upsample`` chooses every 2x step: ``bilinear`` (the default: bilinear
+resize then a convolution, no checkerboard), ``resize`` (nearest-neighbour), ``shuffle`` (PixelShuffle,
+ICNR init) or ``transpose`` (the paper's transposed convolution; what a saved config without
+``upsample`` means). With ``deep_supervision`` every X(0,j) gets its own head, ``forward`` returns their mean (UNet++'s "accurate mode") and ``forward_heads`` returns them all for a loss.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from nucgan_builtins.generators._layers import (UPSAMPLE_MODES, batch_norm, chec
 
 #: how many of the deepest decoder levels carry dropout, as in the paper's U-Net
 DROPOUT_LEVELS = 2
-#: how new models double their size (chosen by benchmarks/decoder.py: no grid, no loss of fidelity)
-DEFAULT_UPSAMPLE = "resize"
+#: how new models double their size (chosen by benchmarks/decoder.py: the least grid, lower MAE than transpose)
+DEFAULT_UPSAMPLE = "bilinear"
 
 
 class UNetPP(Generator):

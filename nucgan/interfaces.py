@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ class Generator(nn.Module, ABC):
       ``self.check_input(x)`` first thing in ``forward``.
     - ``config()`` returns JSON-able kwargs such that ``create_generator(name, **config())`` rebuilds
       an identical architecture (same state-dict keys and shapes).
+    - A kwarg added later, whose default is not what older saved configs meant, goes in
+      ``legacy_defaults`` with the old meaning; :meth:`upgrade_config` fills it into a stored config that
+      lacks it before the file is rebuilt (e.g. ``{"upsample": "transpose"}``).
     - In training mode dropout is active; nucgan uses it as the noise source (pix2pix), so sampling
       several images from one mask means calling it in training mode with different seeds.
     """
@@ -48,10 +51,17 @@ class Generator(nn.Module, ABC):
     in_channels: int
     out_channels: int = 1
     size_multiple: int = 1
+    #: kwargs newer than some saved configs, with the value such a config meant when it lacks them
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
         """JSON-able kwargs that rebuild this architecture through its registry name."""
+
+    @classmethod
+    def upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A stored ``config()`` in today's terms: every ``legacy_defaults`` key it lacks set to its old value."""
+        return {**cls.legacy_defaults, **config}
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise InputError unless ``x`` has ``in_channels`` channels and a size this model accepts."""

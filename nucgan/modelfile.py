@@ -3,7 +3,8 @@
 Layout: a plain safetensors file (no pickle, so loading it cannot run code) whose string metadata holds
 
 - ``nucgan.format``  ``"generator/1"``
-- ``nucgan.name``    the registry name (``create_generator(name, **config)`` rebuilds the architecture)
+- ``nucgan.name``    the registry name (``create_generator(name, **config)`` rebuilds the architecture;
+                     a config older than a setting gets the generator's ``legacy_defaults`` for it)
 - ``nucgan.config``  JSON of ``generator.config()``
 - ``nucgan.input``   JSON of the model's :class:`nucgan.inputs.InputSettings` (layering, tile, intensity mapping)
 - ``nucgan.extra``   JSON of anything else (training information)
@@ -130,11 +131,15 @@ def check_file(path: str | os.PathLike[str], with_sha256: bool = False) -> Model
 
 
 def _build(info: ModelInfo, path: Path) -> "Generator":
-    """``create_generator(info.name, **info.config)``; any failure is an InputError naming the file."""
-    from nucgan.registry import create_generator
+    """``create_generator(info.name, **config)`` of the upgraded stored config; failures are InputErrors naming the file.
+
+    A config saved before a generator gained a setting lacks it; the generator's ``legacy_defaults``
+    say what it meant then (``unetpp`` without ``upsample``: transposed convolutions), not today's default.
+    """
+    from nucgan.registry import create_generator, upgrade_generator_config
 
     try:
-        return create_generator(info.name, **info.config)
+        return create_generator(info.name, **upgrade_generator_config(info.name, info.config))
     except UnknownNameError as exc:
         raise InputError(f"{path}: was saved from generator {info.name!r}, which no installed plugin provides "
                          f"({exc})") from None

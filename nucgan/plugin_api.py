@@ -26,7 +26,7 @@ _NAMES = {
     "check_tensor": "nucgan.interfaces",
     # building blocks
     "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
-    "create_generator": "nucgan.registry",
+    "create_generator": "nucgan.registry", "upgrade_generator_config": "nucgan.registry",
     "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "Normalization": "nucgan.normalize",
     "InputSettings": "nucgan.inputs",
     "read_pair": "nucgan.io", "image_files": "nucgan.io", "stardist_pairs": "nucgan.folders",
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from nucgan.layering import GapGraph, check_labels, gap_graph  # noqa: F401
     from nucgan.inputs import InputSettings  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401
-    from nucgan.registry import create_generator  # noqa: F401
+    from nucgan.registry import create_generator, upgrade_generator_config  # noqa: F401
     from nucgan.shapes import crop_to_content, instance_shapes, largest_component, transform_shape  # noqa: F401
     from nucgan.specs import DatasetSpec, DiscriminatorSpec, GeneratorSpec, LayererSpec, SamplerSpec  # noqa: F401
     from nucgan.tiles import TilesDataset, TrainingPair  # noqa: F401

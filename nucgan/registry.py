@@ -88,6 +88,13 @@ def create_generator(name: str, **kwargs: Any) -> Any:
     return _checked(create("generators", name, **kwargs), Generator, "generator", name)
 
 
+def upgrade_generator_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config of generator ``name`` in today's terms (its factory's ``upgrade_config``, if it has one)."""
+    factory = resolve("generators", name).spec.load()
+    upgrade = getattr(factory, "upgrade_config", None)
+    return upgrade(dict(config)) if callable(upgrade) else dict(config)
+
+
 def create_discriminator(name: str, **kwargs: Any) -> Any:
     """Build a registered discriminator, e.g. ``create_discriminator("patchgan-paper", in_channels=5)``."""
     from nucgan.interfaces import Discriminator

@@ -13,12 +13,21 @@ a transposed convolution with that padding and ``output_padding = 2 + 2 * paddin
 doubles it, so sizes match Keras exactly. For odd kernels TensorFlow pads one pixel less at the top
 and left, so its windows sit one input pixel later than PyTorch's; that matters only when porting
 Keras weights, not for training.
+
+Upsampling (:func:`upsample_conv`): ``transpose`` is the paper's stride-2 transposed convolution,
+whose kernel overlaps unevenly and leaves a checkerboard (Odena et al. 2016); ``resize`` doubles by
+nearest neighbour then applies a 'same' convolution, ``bilinear`` likewise with bilinear
+interpolation; ``shuffle`` convolves to 4x the channels and
+rearranges them with PixelShuffle (Shi et al. 2016), its weights ICNR-initialised (Aitken et al. 2017)
+so it starts out as nearest-neighbour upsampling of one convolution. All three map H -> 2 H.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
+import torch
 from torch import nn
 
 from nucgan.plugin_api import InputError
@@ -39,12 +48,15 @@ def he_normal_(weight: nn.Parameter) -> None:
 
 
 def keras_init_(module: nn.Module) -> None:
-    """He-normal weights and zero biases for every (transposed) convolution inside ``module``."""
+    """He-normal weights and zero biases for every (transposed) convolution inside ``module``; ICNR for shuffles."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             he_normal_(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    for m in module.modules():
+        if isinstance(m, ShuffleConv):
+            m.icnr_()
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:
@@ -68,6 +80,47 @@ def up_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.ConvTranspose
     return nn.ConvTranspose2d(cin, cout, k, stride=2, padding=pad, output_padding=2 + 2 * pad - k, bias=bias)
 
 
+#: the ways a decoder can double its size; ``transpose`` is the paper's
+UPSAMPLE_MODES = ("transpose", "resize", "bilinear", "shuffle")
+
+
+class ResizeConv(nn.Sequential):
+    """A 2x resize (``nearest`` or ``bilinear``) then a 'same' convolution: no uneven kernel overlap, no checkerboard."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = False, interpolation: str = "nearest") -> None:
+        resize = nn.Upsample(scale_factor=2, mode=interpolation, **({} if interpolation == "nearest" else
+                                                                     {"align_corners": False}))
+        super().__init__(resize, same_conv(cin, cout, k, bias=bias))
+
+
+class ShuffleConv(nn.Sequential):
+    """A 'same' convolution to 4 x ``cout`` channels, then PixelShuffle(2); :meth:`icnr_` starts it grid-free."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = False) -> None:
+        super().__init__(same_conv(cin, 4 * cout, k, bias=bias), nn.PixelShuffle(2))
+
+    def icnr_(self) -> None:
+        """ICNR: He-normal weights for ``cout`` kernels, each copied to its 4 sub-pixels (and zero biases)."""
+        conv = self[0]
+        sub = conv.weight.new_empty((conv.out_channels // 4, *conv.weight.shape[1:]))
+        he_normal_(sub)
+        with torch.no_grad():
+            conv.weight.copy_(sub.repeat_interleave(4, dim=0))  # PixelShuffle reads channel 4 c + s as sub-pixel s of c
+            if conv.bias is not None:
+                conv.bias.zero_()
+
+
+def upsample_conv(cin: int, cout: int, k: int, mode: str = "transpose", bias: bool = False) -> nn.Module:
+    """A 2x upsampling layer (H -> 2 H) built the ``mode`` way: transpose, resize, bilinear or shuffle."""
+    if mode == "transpose":
+        return up_conv(cin, cout, k, bias=bias)
+    if mode in ("resize", "bilinear"):
+        return ResizeConv(cin, cout, k, bias=bias, interpolation="nearest" if mode == "resize" else "bilinear")
+    if mode == "shuffle":
+        return ShuffleConv(cin, cout, k, bias=bias)
+    raise ValueError(f"unknown upsample mode {mode!r}; check it with check_choice first")
+
+
 def same_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv2d:
     """Stride-1 convolution keeping the size ('same'; odd kernels are symmetric, even ones as PyTorch)."""
     return nn.Conv2d(cin, cout, k, stride=1, padding="same", bias=bias)
@@ -89,3 +142,10 @@ def check_rate(owner: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise InputError(f"{owner}: {name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def check_choice(owner: str, name: str, value: object, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of ``allowed``, or InputError naming the setting and the allowed values."""
+    if not isinstance(value, str) or value not in allowed:
+        raise InputError(f"{owner}: {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

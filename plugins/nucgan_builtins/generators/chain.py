@@ -6,7 +6,11 @@ through ``nucgan.create_generator(stage, in_channels=..., activation=..., ...)``
 generator that accepts ``in_channels`` and ``activation`` can be a stage (``unet`` by default,
 ``unetpp``, ``timm-unet``, a third-party one). ``filters``, ``kernel_size``, ``levels`` and
 ``dropout`` are passed on when set (None: the stage's own default); ``stage_kwargs`` carries
-anything else the stage takes.
+anything else the stage takes (e.g. ``{"upsample": "bilinear"}``).
+
+A stage setting whose default changed since configs were first saved (the stage class's
+``legacy_defaults``, e.g. ``unetpp``'s ``upsample``) is recorded in ``stage_kwargs`` by ``config()``,
+and :meth:`Chain.upgrade_config` gives an older stored chain the stage's old value for it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from typing import Any, Sequence, Union
 import torch
 from torch import nn
 
-from nucgan.plugin_api import Generator, InputError, check_activation, create_generator
+from nucgan.plugin_api import Generator, InputError, check_activation, create_generator, upgrade_generator_config
 from nucgan_builtins.generators._layers import check_int
 
 Activations = Union[str, Sequence[str], None]
+#: stage kwargs the chain sets itself (never in stage_kwargs)
+OWN = ("in_channels", "activation", "filters", "kernel_size", "levels", "dropout")
 
 
 def parse_activations(activations: Activations, stages: int, default: Sequence[str]) -> list[str]:
@@ -76,6 +82,9 @@ class Chain(Generator):
         self.out_channels = self.stages[-1].out_channels
         first = self.stages[0].config()  # record the stage defaults actually used, so config() shows them
         self.shared = {k: first.get(k) if v is None else v for k, v in self.shared.items()}
+        for key in type(self.stages[0]).legacy_defaults:  # a changed default is written out, so reloads match
+            if key in first and key not in OWN:
+                self.stage_kwargs.setdefault(key, first[key])
         self.size_multiple = math.lcm(*(g.size_multiple for g in self.stages))
 
     def config(self) -> dict[str, Any]:
@@ -86,6 +95,16 @@ class Chain(Generator):
         cfg.update(activations=list(self.activations), stage=self.stage, **self.shared,
                    stage_kwargs=dict(self.stage_kwargs))
         return cfg
+
+    @classmethod
+    def upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A stored chain config in today's terms: its stage's ``legacy_defaults`` filled into ``stage_kwargs``."""
+        config = super().upgrade_config(config)
+        stage, given = config.get("stage", "unet"), config.get("stage_kwargs") or {}
+        if isinstance(stage, str) and isinstance(given, dict):
+            upgraded = upgrade_generator_config(stage, given)
+            config["stage_kwargs"] = {k: v for k, v in upgraded.items() if k in given or k not in OWN}
+        return config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) masks -> the last stage's (B, out_channels, H, W) image."""

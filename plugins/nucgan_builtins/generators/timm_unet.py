@@ -4,12 +4,15 @@ The encoder is ``timm.create_model(encoder, features_only=True, in_chans=in_chan
 init; nothing is downloaded. ``weights`` names a local ``.safetensors`` file of the timm model to start
 from (never a pickle); timm adapts its first convolution to ``in_channels``.
 
-Decoder, as in ``unet``: from the deepest feature, each step up is a stride-2 transposed convolution
+Decoder, as in ``unet``: from the deepest feature, each step up is a 2x upsampling
 (BatchNorm, dropout on the first two, LeakyReLU 0.3) concatenated with the encoder feature of that
 size; a decoder feature at reduction r has ``filters * r / 2`` channels (the U-Net's widths). Encoders
 whose first feature is coarser than 1/2 get more up steps; at full size the decoder output is
 concatenated with the input masks (precise nucleus outlines) and a 'same' convolution with bias
-maps it to ``out_channels`` before the output activation.
+maps it to ``out_channels`` before the output activation. ``upsample`` chooses every 2x step:
+``bilinear`` (the default: bilinear resize then a convolution, no checkerboard), ``resize``
+(nearest-neighbour), ``shuffle`` (PixelShuffle, ICNR init) or ``transpose`` (the paper's stride-2 transposed convolution; what a saved
+config without ``upsample`` means).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import torch
 from torch import nn
 
 from nucgan.plugin_api import Generator, InputError, check_activation, create_activation
-from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, keras_init_, leaky_relu,
-                                                same_conv, up_conv)
+from nucgan_builtins.generators._layers import (UPSAMPLE_MODES, batch_norm, check_choice, check_int, check_rate,
+                                                keras_init_, leaky_relu, same_conv, upsample_conv)
 
 #: how many decoder blocks (from the bottom) carry dropout, as in the paper's U-Net
 DROPOUT_BLOCKS = 2
+#: how new models double their size (chosen by benchmarks/decoder.py: the least grid, lower MAE than transpose)
+DEFAULT_UPSAMPLE = "bilinear"
 
 
 def _encoder(name: str, in_channels: int, weights: str | None) -> nn.Module:
@@ -57,9 +62,11 @@ def _encoder(name: str, in_channels: int, weights: str | None) -> nn.Module:
 class TimmUNet(Generator):
     """A U-Net decoder over a timm encoder; inputs a multiple of the encoder's deepest reduction."""
 
+    legacy_defaults = {"upsample": "transpose"}  # configs saved before upsample existed were transposed
+
     def __init__(self, in_channels: int = 4, encoder: str = "resnet18", filters: int = 16, kernel_size: int = 3,
                  activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5,
-                 weights: str | None = None) -> None:
+                 weights: str | None = None, upsample: str = DEFAULT_UPSAMPLE) -> None:
         super().__init__()
         name = "timm-unet"
         self.in_channels = check_int(name, "in_channels", in_channels, 1)
@@ -68,6 +75,7 @@ class TimmUNet(Generator):
         self.out_channels = check_int(name, "out_channels", out_channels, 1)
         self.dropout = check_rate(name, "dropout", dropout)
         self.activation_name = check_activation(activation)
+        self.upsample = check_choice(name, "upsample", upsample, UPSAMPLE_MODES)
         self.encoder_name = encoder
         self.encoder = _encoder(encoder, self.in_channels, weights)
 
@@ -91,7 +99,7 @@ class TimmUNet(Generator):
                 r_next = max(r // 2, steps[s])
                 cout = self.filters * max(r_next // 2, 1)
                 first = not layers
-                layers.append(up_conv(cin, cout, k) if r_next < r else same_conv(cin, cout, k))
+                layers.append(upsample_conv(cin, cout, k, self.upsample) if r_next < r else same_conv(cin, cout, k))
                 layers.append(batch_norm(cout))
                 if first and len(built) < DROPOUT_BLOCKS and self.dropout > 0:
                     layers.append(nn.Dropout(self.dropout))
@@ -111,7 +119,7 @@ class TimmUNet(Generator):
         """JSON-able kwargs that rebuild this architecture (``weights`` is a starting point, not architecture)."""
         return {"in_channels": self.in_channels, "encoder": self.encoder_name, "filters": self.filters,
                 "kernel_size": self.kernel_size, "activation": self.activation_name,
-                "out_channels": self.out_channels, "dropout": self.dropout}
+                "out_channels": self.out_channels, "dropout": self.dropout, "upsample": self.upsample}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) masks -> (B, out_channels, H, W) image."""

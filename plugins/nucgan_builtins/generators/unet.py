@@ -5,6 +5,12 @@ only, the others by BatchNorm then LeakyReLU. Decoder: ``levels`` stride-2 trans
 each followed by BatchNorm, dropout (the first two only) and LeakyReLU, then concatenated with the
 encoder feature of the same size (decoder output first). Head: a transposed convolution with bias to
 ``out_channels``, then the output activation. No biases elsewhere; Keras defaults throughout.
+
+``upsample`` (not the paper's) replaces every transposed convolution, the head's included, with
+``bilinear`` or ``resize`` (bilinear or nearest-neighbour resize, then a convolution) or ``shuffle``
+(PixelShuffle, ICNR init), which leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
+parameter counts hold; ``config()`` names ``upsample`` only when it is not ``transpose``, so the
+paper models' configs are as they always were.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import torch
 from torch import nn
 
 from nucgan.plugin_api import Generator, check_activation, create_activation
-from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, down_conv, keras_init_,
-                                                leaky_relu, up_conv)
+from nucgan_builtins.generators._layers import (UPSAMPLE_MODES, batch_norm, check_choice, check_int, check_rate,
+                                                down_conv, keras_init_, leaky_relu, upsample_conv)
 
 #: how many decoder blocks (from the bottom) carry dropout, as in the paper's script
 DROPOUT_BLOCKS = 2
@@ -26,7 +32,8 @@ class UNet(Generator):
     """The paper's U-Net stage: ``levels`` skip connections, inputs a multiple of 2^(levels + 1)."""
 
     def __init__(self, in_channels: int = 4, filters: int = 16, kernel_size: int = 5, levels: int = 4,
-                 activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5) -> None:
+                 activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5,
+                 upsample: str = "transpose") -> None:
         super().__init__()
         name = "unet"
         self.in_channels = check_int(name, "in_channels", in_channels, 1)
@@ -36,6 +43,7 @@ class UNet(Generator):
         self.out_channels = check_int(name, "out_channels", out_channels, 1)
         self.dropout = check_rate(name, "dropout", dropout)
         self.activation_name = check_activation(activation)
+        self.upsample = check_choice(name, "upsample", upsample, UPSAMPLE_MODES)
         self.size_multiple = 2 ** (self.levels + 1)
 
         k, f, n = self.kernel_size, self.filters, self.levels
@@ -47,20 +55,23 @@ class UNet(Generator):
         self.decoder = nn.ModuleList()
         for j, level in enumerate(range(n - 1, -1, -1)):
             cin = widths[n] if j == 0 else 2 * widths[level + 1]
-            block: list[nn.Module] = [up_conv(cin, widths[level], k), batch_norm(widths[level])]
+            block: list[nn.Module] = [upsample_conv(cin, widths[level], k, self.upsample), batch_norm(widths[level])]
             if j < DROPOUT_BLOCKS and self.dropout > 0:
                 block.append(nn.Dropout(self.dropout))
             block.append(leaky_relu())
             self.decoder.append(nn.Sequential(*block))
-        self.head = up_conv(2 * widths[0], self.out_channels, k, bias=True)
+        self.head = upsample_conv(2 * widths[0], self.out_channels, k, self.upsample, bias=True)
         self.activation = create_activation(self.activation_name)
         keras_init_(self)
 
     def config(self) -> dict[str, Any]:
         """JSON-able kwargs that rebuild this architecture through ``create_generator("unet", ...)``."""
-        return {"in_channels": self.in_channels, "filters": self.filters, "kernel_size": self.kernel_size,
-                "levels": self.levels, "activation": self.activation_name, "out_channels": self.out_channels,
-                "dropout": self.dropout}
+        cfg = {"in_channels": self.in_channels, "filters": self.filters, "kernel_size": self.kernel_size,
+               "levels": self.levels, "activation": self.activation_name, "out_channels": self.out_channels,
+               "dropout": self.dropout}
+        if self.upsample != "transpose":
+            cfg["upsample"] = self.upsample
+        return cfg
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) masks in [-1, 1] -> (B, out_channels, H, W) image."""

@@ -2,12 +2,14 @@
 
 Same kwargs and conventions as ``unet`` (stride-2 encoder X(i,0) with F * 2^i channels at H / 2^(i+1),
 Keras defaults, He-normal init, LeakyReLU 0.3). Each nested node X(i,j), j >= 1, concatenates every
-earlier node of its level, X(i,0..j-1), with an upsampled X(i+1,j-1) (transposed convolution,
-BatchNorm, dropout on the two deepest levels, LeakyReLU) and fuses them with one 'same' convolution,
+earlier node of its level, X(i,0..j-1), with an upsampled X(i+1,j-1) (2x upsampling, BatchNorm,
+dropout on the two deepest levels, LeakyReLU) and fuses them with one 'same' convolution,
 BatchNorm and LeakyReLU (UNet++ uses two 3 x 3 convolutions per node; one kernel_size convolution
-keeps the paper's per-block budget). The head is a transposed convolution with bias on X(0,levels)
-then the output activation. With ``deep_supervision`` every X(0,j) gets its own head, ``forward``
-returns their mean (UNet++'s "accurate mode") and ``forward_heads`` returns them all for a loss.
+keeps the paper's per-block budget). The head is a 2x upsampling with bias on X(0,levels)
+then the output activation. ``upsample`` chooses every 2x step: ``bilinear`` (the default: bilinear
+resize then a convolution, no checkerboard), ``resize`` (nearest-neighbour), ``shuffle`` (PixelShuffle,
+ICNR init) or ``transpose`` (the paper's transposed convolution; what a saved config without
+``upsample`` means). With ``deep_supervision`` every X(0,j) gets its own head, ``forward`` returns their mean (UNet++'s "accurate mode") and ``forward_heads`` returns them all for a loss.
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ import torch
 from torch import nn
 
 from nucgan.plugin_api import Generator, check_activation, create_activation
-from nucgan_builtins.generators._layers import (batch_norm, check_int, check_rate, down_conv, keras_init_,
-                                                leaky_relu, same_conv, up_conv)
+from nucgan_builtins.generators._layers import (UPSAMPLE_MODES, batch_norm, check_choice, check_int, check_rate,
+                                                down_conv, keras_init_, leaky_relu, same_conv, upsample_conv)
 
 #: how many of the deepest decoder levels carry dropout, as in the paper's U-Net
 DROPOUT_LEVELS = 2
+#: how new models double their size (chosen by benchmarks/decoder.py: the least grid, lower MAE than transpose)
+DEFAULT_UPSAMPLE = "bilinear"
 
 
 class UNetPP(Generator):
     """UNet++ with ``levels`` nested skip levels; inputs a multiple of 2^(levels + 1)."""
 
+    legacy_defaults = {"upsample": "transpose"}  # configs saved before upsample existed were transposed
+
     def __init__(self, in_channels: int = 4, filters: int = 16, kernel_size: int = 5, levels: int = 4,
                  activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5,
-                 deep_supervision: bool = False) -> None:
+                 deep_supervision: bool = False, upsample: str = DEFAULT_UPSAMPLE) -> None:
         super().__init__()
         name = "unetpp"
         self.in_channels = check_int(name, "in_channels", in_channels, 1)
@@ -41,6 +47,7 @@ class UNetPP(Generator):
         self.dropout = check_rate(name, "dropout", dropout)
         self.activation_name = check_activation(activation)
         self.deep_supervision = bool(deep_supervision)
+        self.upsample = check_choice(name, "upsample", upsample, UPSAMPLE_MODES)
         self.size_multiple = 2 ** (self.levels + 1)
 
         k, n = self.kernel_size, self.levels
@@ -53,7 +60,8 @@ class UNetPP(Generator):
         self.node = nn.ModuleDict()
         for j in range(1, n + 1):
             for i in range(n - j + 1):
-                block: list[nn.Module] = [up_conv(widths[i + 1], widths[i], k), batch_norm(widths[i])]
+                block: list[nn.Module] = [upsample_conv(widths[i + 1], widths[i], k, self.upsample),
+                                          batch_norm(widths[i])]
                 if i >= n - DROPOUT_LEVELS and self.dropout > 0:
                     block.append(nn.Dropout(self.dropout))
                 block.append(leaky_relu())
@@ -61,7 +69,8 @@ class UNetPP(Generator):
                 self.node[f"{i}_{j}"] = nn.Sequential(same_conv((j + 1) * widths[i], widths[i], k),
                                                       batch_norm(widths[i]), leaky_relu())
         n_heads = n if self.deep_supervision else 1
-        self.heads = nn.ModuleList([up_conv(widths[0], self.out_channels, k, bias=True) for _ in range(n_heads)])
+        self.heads = nn.ModuleList([upsample_conv(widths[0], self.out_channels, k, self.upsample, bias=True)
+                                    for _ in range(n_heads)])
         self.activation = create_activation(self.activation_name)
         keras_init_(self)
 
@@ -69,7 +78,7 @@ class UNetPP(Generator):
         """JSON-able kwargs that rebuild this architecture through ``create_generator("unetpp", ...)``."""
         return {"in_channels": self.in_channels, "filters": self.filters, "kernel_size": self.kernel_size,
                 "levels": self.levels, "activation": self.activation_name, "out_channels": self.out_channels,
-                "dropout": self.dropout, "deep_supervision": self.deep_supervision}
+                "dropout": self.dropout, "deep_supervision": self.deep_supervision, "upsample": self.upsample}
 
     def forward_heads(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every head's image: X(0,1..levels) with deep supervision, else just X(0,levels)'s."""

@@ -217,3 +217,34 @@ def test_the_settings_generation_uses_are_those_of_training(dsb_dir, tmp_path, m
     norm = trained.normalization
     assert norm == nucgan.Normalization.fit(nucgan.read_image(dsb_dir / "image.tif")[:96, :96])
     assert image.dtype == np.dtype(norm.dtype) and norm.low - 1 <= float(image.min()) <= float(image.max()) <= norm.high + 1
+
+
+def test_a_run_from_before_a_new_default_resumes_with_its_own_architecture(dsb_dir, tmp_path):
+    """unetpp's decoder default changed (transpose -> bilinear): a run saved before resumes as it was built."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from nucgan.training.loop import Run
+
+    out = tmp_path / "old"
+    train(tiny(dsb_dir, out, steps=2, checkpoint_every=1, generator="unetpp",
+               generator_kwargs={"filters": 4, "levels": 2, "kernel_size": 3, "upsample": "transpose"}))
+
+    def forget_upsample(path, key, inner):  # what a file written before the setting existed holds
+        with safe_open(str(path), "pt") as fh:
+            meta = fh.metadata()
+        data = json.loads(meta[key])
+        (data[inner] if inner else data).pop("upsample")
+        meta[key] = json.dumps(data)
+        save_file(load_file(str(path)), str(path), metadata=meta)
+
+    forget_upsample(out / "checkpoint.safetensors", "config", "generator_kwargs")
+    forget_upsample(out / "generator.safetensors", "nucgan.config", None)
+    config = json.loads((out / "config.json").read_text())
+    config["generator_kwargs"].pop("upsample")
+    (out / "config.json").write_text(json.dumps(config))
+    run = Run(tiny(dsb_dir, out, steps=3, generator="unetpp",
+                   generator_kwargs={"filters": 4, "levels": 2, "kernel_size": 3}), resume=True)
+    run.run()
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in run.g.modules())
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 3

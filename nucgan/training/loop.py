@@ -99,6 +99,12 @@ class Run:
         c = self.config
         self.dataset = build_dataset(c)
         self.g, self.d = build_models(c, self.dataset.in_channels)
+        if self.checkpoint and (self.out / GENERATOR).exists():
+            # the architecture the run was saved with: a file from before a new default (unetpp's decoder)
+            # rebuilds as it was, not as today's defaults would build the same kwargs
+            from nucgan.modelfile import load_generator
+
+            self.g = load_generator(self.out / GENERATOR)[0].train()
         if c.init and not self.checkpoint:
             _init_from(self.g, c.init, self.world)
         _check_generator_output(self.g, self.dataset[0][0][None], c.generator)

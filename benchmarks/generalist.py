@@ -34,8 +34,11 @@ RECIPES = {
     # the paper's best architecture (3x chain, tanh,gelu,tanh, kernel 7): "3x beats 1x" tested at scale
     "dsb2018-fluo-3x-k7": ["-g", "chain3", "--act", "tanh,gelu,tanh", "--kernel", "7", "--filters", "16",
                            "--levels", "4"],
-    # the 1x U-Net, kernel 3 (the better shipped crop model downstream), transposed-convolution decoder
-    "dsb2018-fluo-1x-k3": ["-g", "unet", "--act", "tanh", "--kernel", "3", "--filters", "16", "--levels", "4"],
+    # the 1x U-Net, kernel 3 (the better shipped crop model downstream) with the artefact-free decoder
+    "dsb2018-fluo-1x-k3": ["-g", "unet", "--act", "tanh", "--kernel", "3", "--filters", "16", "--levels", "4",
+                           "--gen-arg", "upsample=bilinear"],
+    # UNet++ (bilinear decoder by default)
+    "dsb2018-fluo-unetpp": ["-g", "unetpp", "--kernel", "3", "--filters", "16", "--levels", "4"],
 }
 
 

@@ -42,12 +42,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     ``kill -9``: the rename is atomic on POSIX and Windows when both paths share a file system.
     """
     target = check_output_file(target)
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         from nucgan.errors import InputError
 
+        _remove_empty(made)  # no empty folder left behind by a write that never happened
         raise InputError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     tmp_path = Path(tmp)
@@ -57,6 +59,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         commit_file(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
+        _remove_empty(made)
         raise
 
 

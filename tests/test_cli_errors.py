@@ -317,3 +317,28 @@ def test_numeric_noise_never_reaches_the_terminal(work: Path, monkeypatch: pytes
     err = capsys.readouterr().err
     assert info.value.code in (0, None), err
     assert "warning" not in err.lower() and "RuntimeWarning" not in err, err
+
+
+@pytest.mark.parametrize("command", ["synth", "generate", "layer"])
+def test_a_folder_that_refuses_writes_is_exit_2_naming_it(work: Path, monkeypatch, capsys, command: str) -> None:
+    """Read-only output (the OS says EACCES): one line naming the folder, nothing written; works as root too."""
+    import errno
+    import tempfile
+
+    locked = work / "locked"
+    real_mkstemp = tempfile.mkstemp
+
+    def refusing(*args, **kwargs):
+        if str(kwargs.get("dir", "")).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refusing)
+    model = str(work / "tiny.safetensors")
+    args = {"synth": ["synth", "-m", model, "--count", "1", "--size", "64", "--nuclei", "2", "--sampler", "ellipse",
+                      "-o", str(locked / "out")],
+            "generate": ["generate", "-m", model, "-l", str(work / "lab.tif"), "-o", str(locked / "img.tif")],
+            "layer": ["layer", str(work / "lab.tif"), "-o", str(locked / "layers.tif")]}[command]
+    result = run(work, monkeypatch, capsys, args)
+    check_error(result, "cannot write there (Permission denied)")
+    assert str(locked) in result[2]

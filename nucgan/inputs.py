@@ -143,8 +143,9 @@ class InputSettings:
             raise InputError(f"{source}: input settings lack {', '.join(missing)}; they say how to layer masks "
                              f"for this model")
         values = {k: data[k] for k in FIELDS if k in data and data[k] is not None}
-        if isinstance(values.get("style"), list):
-            values["style"] = tuple(values["style"])
+        for key in ("style", "percentiles"):  # JSON lists; the dataclass holds tuples
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         if "styles" in values:
             if not isinstance(values["styles"], list):
                 raise InputError(f"{source}: styles must be a list of style records")
@@ -152,9 +153,6 @@ class InputSettings:
                 values["styles"] = tuple(StyleRecord.from_json(r) for r in values["styles"])
             except InputError as exc:
                 raise InputError(f"{source}: {exc}") from None
-        if "percentiles" in values:
-            values["percentiles"] = tuple(values["percentiles"]) if isinstance(values["percentiles"], list) \
-                else values["percentiles"]
         norm = data.get("normalization")
         values.pop("normalization", None)
         try:

@@ -139,17 +139,18 @@ def test_tissue_shapes_of_one_image_share_a_scale():
         assert all(s.dtype == bool and ndi.label(s, structure=FOUR)[1] == 1 for s in shapes)
 
 
-def test_synth_defaults_to_the_tissue_layout(tmp_path):
+def test_the_tissue_layout_draws_its_own_density_and_others_get_the_default(tmp_path):
     lab = place("tissue", size=(256, 256), seed=4)
     st = image_stats(lab)
     assert st.nuclei >= 1 and one_piece_each(lab)
-    from nucgan.synth import SynthPlan, check_sampler_plan
+    from nucgan.synth import DEFAULT_DENSITY, SynthPlan, with_density
 
     plan = SynthPlan(count=1)
-    assert plan.sampler == "tissue" and plan.gap is None and plan.density is None and plan.nuclei is None
-    check_sampler_plan(nucgan.create_sampler("tissue"), plan.validate())
-    with pytest.raises(InputError, match="sampler 'ellipse' draws shapes only.*--nuclei or --density"):
-        check_sampler_plan(nucgan.create_sampler("ellipse"), SynthPlan(count=1, sampler="ellipse"))
+    assert plan.sampler == "gan" and plan.gap is None and plan.density is None and plan.nuclei is None
+    tissue = SynthPlan(count=1, sampler="tissue")
+    assert with_density(nucgan.create_sampler("tissue"), tissue).density is None  # drawn per image
+    assert with_density(nucgan.create_sampler("ellipse"), plan).density == DEFAULT_DENSITY
+    assert with_density(nucgan.create_sampler("ellipse"), SynthPlan(count=1, nuclei=7)).density is None
 
 
 # -- train-masks --data -------------------------------------------------------------------------------

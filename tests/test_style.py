@@ -79,6 +79,11 @@ def test_generation_paints_in_the_reference_style_or_a_drawn_training_one(tmp_pa
                             steps=2, device="cpu", threads=1, out=str(tmp_path / "run"), checkpoint_every=2))
     model = nucgan.load(run)
     assert model.generator.in_channels == 10 and model.input.style == FEATURES
+    from skimage.io import imread
+
+    grid = imread(sorted((run / "samples").glob("*.png"))[-1])
+    masks = grid[:, : grid.shape[1] // 3]  # the mask column draws the mask channels, not the style planes
+    assert 0.3 < float((masks.reshape(-1, masks.shape[-1]).max(axis=1) == 0).mean()) < 0.99
     labels = picture()[1]
     reference = (picture(level=90.0, noise=3)[0].astype(np.uint16) * 40)  # another microscope: 16-bit, dimmer
     ref_path = tmp_path / "mine.tif"

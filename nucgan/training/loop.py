@@ -172,7 +172,9 @@ class Run:
             torch.manual_seed(self.config.seed)
             fake = self.g(cond)
         self.g.train()
-        picture = grid(cond, real, fake, merged=self.dataset.input.merged)
+        settings = self.dataset.input
+        masks = cond[:, :settings.channels + int(settings.merged)]  # style channels are not masks to draw
+        picture = grid(masks, real, fake, merged=settings.merged)
         write_png(self.out / "samples" / f"step{step:07d}.png", picture)
 
     # -- the loop -----------------------------------------------------------------------------

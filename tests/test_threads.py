@@ -20,6 +20,7 @@ def test_the_choice_follows_flag_then_environment_then_the_cpus(monkeypatch, tmp
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
     assert threads.pick_threads(0)[0] == threads.available_cpus()
     monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
     quota = tmp_path / "cpu.max"
     quota.write_text("250000 100000\n")  # 2.5 CPUs
@@ -28,6 +29,10 @@ def test_the_choice_follows_flag_then_environment_then_the_cpus(monkeypatch, tmp
     assert threads.pick_threads(0) == (2, "the CPUs this process may use")
     quota.write_text("max 100000\n")
     assert threads.pick_threads(0)[0] == 8
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 2.6)  # another job keeps about 3 cores busy
+    assert threads.pick_threads(0) == (5, "3 of 8 CPU(s) busy with other work")
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 9.0)
+    assert threads.pick_threads(0)[0] == 1  # never fewer than one
     with pytest.raises(nucgan.InputError, match="--threads must be >= 0"):
         threads.pick_threads(-1)
 
@@ -48,3 +53,13 @@ def test_the_cli_makes_openmp_threads_passive_unless_told_otherwise() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, check=True)
     assert out.stdout.split()[-1] == "ACTIVE"
+
+
+def test_busy_cpus_reads_the_machines_share_of_non_idle_time(tmp_path: Path, monkeypatch) -> None:
+    stat = tmp_path / "stat"
+    samples = iter(["cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  150 0 150 900 0 0 0 0 0 0\n"])
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: next(samples))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert threads.busy_cpus(0.0, stat) == pytest.approx(0.5 * 4)  # 100 busy of 200 ticks
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: "garbage")
+    assert threads.busy_cpus(0.0, stat) == 0.0

@@ -27,3 +27,10 @@ def files(image: PathOrPaths, labels: PathOrPaths, *, input: InputSettings | Non
     sources = (TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab))
                for img, lab in zip(images, label_files))  # read one at a time
     return TilesDataset(sources, input=input, region=region, randomize=randomize, views=views, seed=seed)
+
+
+def folder_dataset(folder: Any, pairs_of: Any, **options: Any) -> TilesDataset:
+    """A tiles dataset from every (image, mask) pair ``pairs_of`` finds in each folder, all found before any is read."""
+    pairs = [pair for one in as_list(folder) for pair in pairs_of(one)]
+    sources = (TrainingPair(str(img), *read_pair(img, lab), labels_name=str(lab)) for img, lab in pairs)
+    return TilesDataset(sources, **options)

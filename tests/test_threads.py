@@ -14,13 +14,13 @@ from nucgan import threads
 
 
 def test_the_choice_follows_flag_then_environment_then_the_cpus(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)  # whatever else this machine runs now
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert threads.pick_threads(5) == (5, "--threads")
     assert threads.pick_threads(0) == (3, "OMP_NUM_THREADS")
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
     assert threads.pick_threads(0)[0] == threads.available_cpus()
     monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
     quota = tmp_path / "cpu.max"
     quota.write_text("250000 100000\n")  # 2.5 CPUs

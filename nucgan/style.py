@@ -32,7 +32,6 @@ def measure_style(image: Any, norm: Normalization, what: str = "image") -> tuple
     a 1 px Gaussian blur) over the background; sharpness: the mean gradient magnitude on the
     outline of the thresholded nuclei over the foreground-background contrast.
     """
-    from scipy import ndimage as ndi
     from skimage.filters import threshold_otsu
 
     arr = np.asarray(image)
@@ -47,13 +46,24 @@ def measure_style(image: Any, norm: Normalization, what: str = "image") -> tuple
         raise InputError(f"{what}: cannot tell nuclei from background (Otsu's threshold leaves one side empty)")
     background, foreground = float(np.median(x[bg])), float(np.median(x[fg]))
     spread = float(x[fg].std())
-    residual = x - ndi.gaussian_filter(x, 1.0)
-    r = residual[bg]
-    noise = float(1.4826 * np.median(np.abs(r - np.median(r))))
+    sharpness = outline_gradient(x, fg) / max(foreground - background, 1e-3)
+    return background, foreground, spread, fine_noise(x, bg), sharpness
+
+
+def fine_noise(x: np.ndarray, where: np.ndarray) -> float:
+    """Robust sd (1.4826 MAD) over ``where`` of the fine residual: ``x`` minus a 1 px Gaussian blur of it."""
+    from scipy import ndimage as ndi
+
+    r = (x - ndi.gaussian_filter(x, 1.0))[where]
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def outline_gradient(x: np.ndarray, fg: np.ndarray) -> float:
+    """Mean gradient magnitude (Sobel / 8) on the outline of the foreground ``fg``."""
+    from scipy import ndimage as ndi
+
     gradient = np.hypot(ndi.sobel(x, 0), ndi.sobel(x, 1)) / 8.0
-    edge = fg & ~ndi.binary_erosion(fg)  # the nuclei's outline at the threshold
-    sharpness = float(np.mean(gradient[edge]) / max(foreground - background, 1e-3))
-    return background, foreground, spread, noise, sharpness
+    return float(np.mean(gradient[fg & ~ndi.binary_erosion(fg)]))
 
 
 @dataclass(frozen=True)
@@ -98,4 +108,5 @@ def standardise(values: Sequence[float], records: Sequence[StyleRecord]) -> np.n
     return np.clip(z, -CLIP_SD, CLIP_SD).astype(np.float32)
 
 
-__all__ = ["FEATURES", "StyleRecord", "measure_style", "measure_record", "standardise"]
+__all__ = ["FEATURES", "StyleRecord", "measure_style", "measure_record", "standardise", "fine_noise",
+           "outline_gradient"]

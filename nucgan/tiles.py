@@ -121,11 +121,9 @@ class TilesDataset(Dataset):
         if views not in VIEWS:
             raise InputError(f"views must be one of {', '.join(VIEWS)}, got {views!r}")
         s = self._input
-        self.tile, self.stride, self.randomize, self.views = s.tile, s.stride, int(randomize), views
+        self.randomize, self.views = int(randomize), views
         self.region = Region.parse(region)
-        self.merged, self.channels, self.gap, self.layerer = s.merged, s.channels, s.gap, s.layerer
         self.seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
-        self.percentiles = s.percentiles
         self._views = VIEWS[views]
         self._levels = np.arange(1, s.channels + 1, dtype=np.uint8 if s.channels < 255 else np.uint16)[:, None, None]
         # one source at a time: a reader may pass a generator, so only one raw image is held at once
@@ -148,6 +146,15 @@ class TilesDataset(Dataset):
     def input(self) -> InputSettings:
         """The settings these samples follow, with the intensity mapping measured on the sources."""
         return self._input
+
+    # the settings' fields, read where the samples are cut (one record, no copies to keep in step)
+    tile = property(lambda self: self._input.tile)
+    stride = property(lambda self: self._input.stride)
+    channels = property(lambda self: self._input.channels)
+    gap = property(lambda self: self._input.gap)
+    merged = property(lambda self: self._input.merged)
+    layerer = property(lambda self: self._input.layerer)
+    percentiles = property(lambda self: self._input.percentiles)
 
     # -- construction ---------------------------------------------------------------------------------
     def _prepare(self, k: int, source: TrainingPair) -> _Prepared:

@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nucgan.style import fine_noise, outline_gradient
+
 STATISTICS = ("background", "nucleus_brightness", "nucleus_spread", "noise", "edge_sharpness")
 
 
@@ -34,13 +36,9 @@ def image_statistics(image: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     means = np.bincount(inverse, weights=x[fg]) / np.bincount(inverse)
     background, brightness = float(np.median(x[bg])), float(np.median(means))
     contrast = max(abs(brightness - background), 1e-6)
-    residual = (x - ndi.gaussian_filter(x, 1.0))[bg]
-    noise = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
-    edge = fg & ~ndi.binary_erosion(fg)
-    gradient = np.hypot(ndi.sobel(x, 0), ndi.sobel(x, 1)) / 8.0
     return {"background": background, "nucleus_brightness": brightness,
-            "nucleus_spread": float(means.std() / max(abs(brightness), 1e-6)), "noise": noise,
-            "edge_sharpness": float(gradient[edge].mean() / contrast)}
+            "nucleus_spread": float(means.std() / max(abs(brightness), 1e-6)), "noise": fine_noise(x, bg),
+            "edge_sharpness": outline_gradient(x, fg) / contrast}
 
 
 def set_distance(real: Sequence[dict[str, float]], other: Sequence[dict[str, float]]) -> dict[str, float]:

@@ -8,6 +8,12 @@ resumed (``--resume``; its config.json and the model's manifest record each resu
 
     python benchmarks/generalist.py dsb2018-fluo-3x-k7          # the paper's best, with the style input
     python benchmarks/generalist.py --list                      # recipes and their progress
+    python benchmarks/generalist.py dsb2018-fluo-1x-k3 --export # the finished run, float16, into the repo
+
+``--export`` writes a finished run as a small run folder under ``benchmarks/results/generalist/<name>/``
+(the generator in float16, config.json, metrics.jsonl, the last sample grid): committed once, it is
+what ``select_default.py``, ``nucgan downstream`` and ``nucgan zoo publish --half`` use, so the
+figures and the published entry come from the same weights (float16 to float16 is lossless).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +35,8 @@ from nucgan.folders import folder_pairs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(os.environ.get("NUCGAN_GENERALIST_WORK", ROOT / "runs" / "generalist"))  # runs live here
-COMMON = ["--style", "--batch", "8", "--steps", "8000", "--seed", "0", "--log-every", "50",
+RESULTS = ROOT / "benchmarks" / "results" / "generalist"  # exported, committed runs (float16 weights)
+COMMON = ["--style", "--batch", "8", "--steps", "4000", "--seed", "0", "--log-every", "50",
           "--sample-every", "1000", "--checkpoint-every", "200", "--quiet"]
 RECIPES = {
     # the paper's best architecture (3x chain, tanh,gelu,tanh, kernel 7): "3x beats 1x" tested at scale
@@ -72,15 +80,43 @@ def progress(name: str) -> str:
     return f"step {last['step']}, {last['samples_per_s']} samples/s"
 
 
+def export(name: str) -> Path:
+    """Copy the finished run ``name`` into ``benchmarks/results/generalist/<name>/`` with float16 weights."""
+    from nucgan.atomic import atomic_path
+    from nucgan.modelfile import RUN_WEIGHTS, load_generator, save_generator
+
+    run, dest = WORK / name, RESULTS / name
+    config = json.loads((run / "config.json").read_text())
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    if last["step"] < config["steps"] or not (run / RUN_WEIGHTS).is_file():
+        sys.exit(f"error: {run}: not finished (step {last['step']} of {config['steps']})")
+    generator, info = load_generator(run / RUN_WEIGHTS)
+    dest.mkdir(parents=True, exist_ok=True)
+    sha = save_generator(dest / RUN_WEIGHTS, generator, name=info.name, input=info.input, extra=info.extra, half=True)
+    for file in ("config.json", "metrics.jsonl"):
+        with atomic_path(dest / file) as tmp:
+            shutil.copyfile(run / file, tmp)
+    samples = sorted((run / "samples").glob("*.png"))
+    if samples:
+        (dest / "samples").mkdir(exist_ok=True)
+        shutil.copyfile(samples[-1], dest / "samples" / samples[-1].name)
+    print(f"{dest}: {info.name}, float16, sha256 {sha}")
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", nargs="?", choices=sorted(RECIPES))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to other work)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--export", action="store_true", help="copy the finished run, float16, into benchmarks/results")
     args = ap.parse_args()
     if args.list or not args.name:
         for name, recipe in RECIPES.items():
             print(f"{name}: {progress(name)}\n    {shlex.join(recipe + COMMON)}")
+        return
+    if args.export and args.name:
+        export(args.name)
         return
     data = fit_folder()
     out = WORK / args.name

@@ -104,9 +104,12 @@ def torch_step(args: argparse.Namespace) -> float:
     cond = ((torch.rand(args.batch, args.in_channels, args.tile, args.tile) > 0.7).float() * 2 - 1).contiguous(
         memory_format=fmt)
     real = (torch.rand(args.batch, 1, args.tile, args.tile) * 2 - 1).contiguous(memory_format=fmt)
-    step = GanStep(g, d, torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999)),
-                   torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999)), gan_loss="bce", lambda_l1=100.0,
+    adam = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[args.adam]
+    step = GanStep(g, d, torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999), **adam),
+                   torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999), **adam), gan_loss="bce", lambda_l1=100.0,
                    world=World())
+    if args.compile:  # inductor's C++ kernels for G and D (forward and backward); compile time is not timed
+        step.g, step.d = torch.compile(g), torch.compile(d)
     count = lambda m: sum(p.numel() for p in m.parameters()) + sum(  # noqa: E731 - Keras counts BN statistics
         b.numel() for n, b in m.named_buffers() if n.endswith(("running_mean", "running_var")))
     args.params = {"G": count(g), "D": count(d)}
@@ -135,6 +138,9 @@ def main() -> None:
     ap.add_argument("--filters", type=int, default=16)
     ap.add_argument("--in-channels", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adam", choices=("default", "foreach", "fused"), default="default",
+                    help="nucgan side: torch.optim.Adam implementation (a lever of issue 17)")
+    ap.add_argument("--compile", action="store_true", help="nucgan side: torch.compile G and D (a lever of issue 17)")
     ap.add_argument("--child", choices=("tf", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -158,7 +164,8 @@ def main() -> None:
     with open("/proc/loadavg") as fh:
         load = " ".join(fh.read().split()[:3])
     print(f"\n3x U-Net k{args.kernel} L{args.levels} F{args.filters} C{args.in_channels}, batch {args.batch}, "
-          f"{args.tile} px, {args.threads} threads, {args.rounds} alternating rounds (load average {load}):")
+          f"{args.tile} px, {args.threads} threads, {args.rounds} alternating rounds (load average {load}); "
+          f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}:")
     for side, label in (("tf", "authors' Keras step"), ("torch", "nucgan step")):
         t = times[side]
         print(f"  {label:20}: {statistics.median(t) * 1e3:7.1f} ms/step (range {min(t) * 1e3:.0f}-{max(t) * 1e3:.0f}),"

@@ -1,6 +1,6 @@
 """Choose ``synth``'s default model by downstream F1 on a held-out part of the TRAIN folder, never the test folder.
 
-For each candidate (the shipped DSB models) and both baselines (and ``real``, the fit part itself, as a
+For each candidate (the shipped DSB models, or run folders such as the generalists) and both baselines (and ``real``, the fit part itself, as a
 reference): de novo masks (the ``gan`` shape
 sampler, ``synth``'s default, at the fit part's median density), painted by the candidate; the
 built-in segmenter (``nucgan.quality.downstream``, fixed config) trained on them only; F1@0.5
@@ -45,6 +45,11 @@ def split_train(pairs: list[Any], seed: int = 0) -> tuple[list[Any], list[Any]]:
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
+def label(candidate: str) -> str:
+    """A candidate's name in the results: a zoo id or baseline as is, a run folder by its folder name."""
+    return Path(candidate).name if Path(candidate).is_dir() else candidate
+
+
 def density(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """The median number of nuclei per 512 x 512 px over the images."""
     return float(np.median([(len(np.unique(lb)) - 1) / lb.size * 512 * 512 for _, lb in pairs]))
@@ -87,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--synth-count", type=int, default=24)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads of each run (does not change the figures)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "select_default"))
     args = ap.parse_args(argv)
-    config = replace(DownstreamConfig(), steps=args.steps, synth_count=args.synth_count, threads=2).validate()
+    config = replace(DownstreamConfig(), steps=args.steps, synth_count=args.synth_count,
+                     threads=args.threads).validate()
     out = Path(args.out)
     pairs = [read_pair(i, m) for i, m in folder_pairs(args.train)]
     fit, held = split_train(pairs)
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     started, done_here = time.perf_counter(), 0
     cache: dict[str, Pool] = {}
     for k, (candidate, seed) in enumerate(todo):
-        path = out / f"{candidate}-seed{seed}.json"
+        path = out / f"{label(candidate)}-seed{seed}.json"
         if path.exists():
             continue
         if candidate not in cache:
@@ -107,23 +114,24 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         net = train_net([cache[candidate]], config, seed)
         scores = pooled_f1(net, held)
-        record = {"candidate": candidate, "seed": seed, **scores, "seconds": round(time.perf_counter() - t, 1),
+        record = {"candidate": label(candidate), "model": candidate, "seed": seed, **scores,
+                  "seconds": round(time.perf_counter() - t, 1),
                   "config": asdict(config), "fit_images": len(fit), "held_out_images": len(held),
                   "sampler": "gan", "density_per_512": density(fit)}
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
         done_here += 1
-        left = sum(1 for c, s in todo[k + 1:] if not (out / f"{c}-seed{s}.json").exists())
+        left = sum(1 for c, s in todo[k + 1:] if not (out / f"{label(c)}-seed{s}.json").exists())
         eta = (time.perf_counter() - started) / done_here * left
         print(f"[{k + 1}/{len(todo)}] {candidate} seed {seed}: F1@0.5 {scores['f1']:.3f} "
               f"({record['seconds']:.0f} s; about {eta / 60:.0f} min left)", file=sys.stderr, flush=True)
     rows = []
     for candidate in candidates:
-        runs = [json.loads((out / f"{candidate}-seed{s}.json").read_text()) for s in seeds
-                if (out / f"{candidate}-seed{s}.json").exists()]
+        runs = [json.loads((out / f"{label(candidate)}-seed{s}.json").read_text()) for s in seeds
+                if (out / f"{label(candidate)}-seed{s}.json").exists()]
         if runs:
             f1 = np.array([r["f1"] for r in runs])
-            rows.append((candidate, f1.mean(), f1.std(ddof=1) if len(f1) > 1 else 0.0, len(runs)))
+            rows.append((label(candidate), f1.mean(), f1.std(ddof=1) if len(f1) > 1 else 0.0, len(runs)))
     print(f"\npython benchmarks/select_default.py --seeds {args.seeds} --steps {args.steps} "
           f"--synth-count {args.synth_count}\n")
     print("| candidate | seeds | F1@0.5 on the held-out train part |\n| --- | --- | --- |")

@@ -143,12 +143,15 @@ def publish_command(
     author: Optional[List[str]] = typer.Option(None, "--author", help="Author; repeatable."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Citation or URL."),
     atol: Optional[float] = typer.Option(None, "--atol", help="Tolerance of the entry's test (default 1e-3)."),
+    downstream: Optional[Path] = typer.Option(None, "--downstream", help="nucgan downstream results (folder or "
+                                              "results.json) made with this run: into manifest and card."),
 ) -> None:
     """Build a zoo entry from a run (weights, manifest, card, cover), test it, then add it to the zoo's index."""
     from nucgan.zoo.publishing import publish
 
     report = publish(run, id, to, version=version, half=half, cover=cover, description=description,
-                     license=license, authors=author, reference=reference, atol=atol)
+                     license=license, authors=author, reference=reference, atol=atol,
+                     downstream=downstream)
     for note in report.notes:
         err.print(f"note: {escape(note)}")
     m = report.manifest

@@ -59,6 +59,10 @@ def render_card(manifest: dict[str, Any], notes: list[str], cover_file: str | No
         lines += [f"| {k} | {_fmt(v)} |" for k, v in _flat(metrics["values"])]
     else:
         lines.append("Not evaluated: the run had no `evaluation/metrics.json` (run `nucgan evaluate`).")
+    if m.get("downstream"):
+        from nucgan.zoo.downstream_record import card_lines
+
+        lines += [""] + card_lines(m["downstream"])[:-1]
     lines += ["", "## Test", "",
               f"`nucgan zoo verify {m['id']}` re-hashes the files and runs `{m['test']['file']}` (a small input "
               f"and its expected output) with tolerance {m['test']['atol']:g}.", "",

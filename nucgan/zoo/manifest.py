@@ -87,7 +87,8 @@ _COMMON_OPTIONAL: dict[str, s.Check] = {
 MODEL = s.Obj(
     required={**_COMMON_REQUIRED, "weights": WEIGHTS, "training": TRAINING, "metrics": s.nullable(METRICS),
               "test": TEST, "card": _file(), "cover": s.nullable(_file())},
-    optional={k: v for k, v in _COMMON_OPTIONAL.items() if k not in {"card", "cover"}},
+    optional={**{k: v for k, v in _COMMON_OPTIONAL.items() if k not in {"card", "cover"}},
+              "downstream": s.free_object()},
 )
 
 PLACEHOLDER = s.Obj(

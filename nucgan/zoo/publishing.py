@@ -153,11 +153,13 @@ def _inputs(settings: "InputSettings", in_channels: int, weights: Path) -> "Inpu
 def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *, version: str = "1",
             half: bool = False, cover: str | os.PathLike[str] | None = None, description: str | None = None,
             license: str | None = None, authors: Sequence[str] | None = None, reference: str | None = None,
-            atol: float | None = None, half_tolerance: float = 0.05) -> PublishReport:
+            atol: float | None = None, half_tolerance: float = 0.05,
+            downstream: str | os.PathLike[str] | None = None) -> PublishReport:
     """Turn a run folder into the zoo entry ``id@version`` inside the folder zoo ``to`` (created if needed).
 
     The entry's test runs on the written files before the entry becomes visible; an existing
-    ``id@version`` is never overwritten.
+    ``id@version`` is never overwritten. ``downstream`` (a ``nucgan downstream`` results.json or its
+    folder, made with this run's weights) goes into the manifest and the card.
     """
     from nucgan import __version__
     from nucgan.modelfile import load_generator, save_generator
@@ -176,6 +178,15 @@ def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *,
 
     generator, info = load_generator(contents.weights)
     inputs = _inputs(info.input, generator.in_channels, contents.weights)
+    downstream_record = None
+    if downstream is not None:
+        from nucgan.zoo.downstream_record import read_downstream
+
+        downstream_record = read_downstream(downstream, info.sha256)
+        if half and info.dtype != "float16":
+            raise InputError(f"{contents.weights}: the downstream table measured these float32 weights; --half "
+                             f"would publish other (float16) weights: publish without --half, or measure a "
+                             f"float16 copy of the run")
     training = _training(contents, info.extra)
     if license is None:
         notes.append("license unspecified (pass --license)")
@@ -221,6 +232,8 @@ def publish(run: str | os.PathLike[str], id: str, to: str | os.PathLike[str], *,
                      "atol": float(atol or DEFAULT_ATOL), "mode": "eval"},
             "cover": cover_ref,
         }
+        if downstream_record is not None:
+            manifest["downstream"] = downstream_record
         if reference:
             manifest["reference"] = reference
         card_notes = [n for n in notes if not n.startswith("cover taken")]

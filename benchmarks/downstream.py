@@ -40,7 +40,8 @@ def out_folder(segmenter: str, model: str) -> Path:
     """Where the results of (segmenter, model) live."""
     from nucgan.synth import DEFAULT_MODEL
 
-    return RESULTS / (f"downstream_{segmenter}" if model == DEFAULT_MODEL else f"downstream_{segmenter}_{model}")
+    name = Path(model).name if Path(model).is_dir() else model  # a run folder (the generalists) by its name
+    return RESULTS / (f"downstream_{segmenter}" if model == DEFAULT_MODEL else f"downstream_{segmenter}_{name}")
 
 
 def results() -> list[dict[str, Any]]:

@@ -101,3 +101,18 @@ def test_cli_generate_bad_labels_is_one_line_and_writes_nothing(model_file, tmp_
                            str(bad), "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "float.tif" in done.stderr and not out.exists()
+
+
+def test_cli_generate_without_model_paints_with_synths_default(labels, tmp_path):
+    """No --model: the model synth defaults to (chosen by downstream F1), the very same image as naming it."""
+    from nucgan.synth import DEFAULT_MODEL
+
+    crop = tmp_path / "crop.tif"
+    tifffile.imwrite(crop, labels[:64, :64])
+    images = []
+    for name, extra in (("default.tif", []), ("named.tif", ["--model", DEFAULT_MODEL])):
+        done = subprocess.run([sys.executable, "-m", "nucgan", "generate", "--labels", str(crop), "-o",
+                               str(tmp_path / name), "--no-png", *extra], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        images.append(tifffile.imread(tmp_path / name))
+    assert images[0].shape == (64, 64) and np.array_equal(images[0], images[1]) and images[0].std() > 0

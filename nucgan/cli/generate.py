@@ -28,7 +28,8 @@ def read_stack(path: Path) -> np.ndarray:
 
 
 def generate_command(
-    model: str = typer.Option(..., "--model", "-m", help="Zoo id, run directory or .safetensors file."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or .safetensors file "
+                                        "[synth's default, chosen by downstream F1]."),
     labels: Path = typer.Option(..., "--labels", "-l", help="Instance labels (TIFF/PNG), or a layered stack with --layered."),
     output: Path = typer.Option(..., "--out", "-o", help="Output TIFF; a PNG preview is written beside it."),
     layered: bool = typer.Option(False, help="LABELS is a pre-layered (channels, H, W) binary stack."),
@@ -49,6 +50,7 @@ def generate_command(
 
     from nucgan.generation import generate, load_model
     from nucgan.pictures import stretch
+    from nucgan.synth import DEFAULT_MODEL
     from nucgan.io import read_labels, write_png, write_tiff
 
     if output.suffix.lower() not in (".tif", ".tiff"):
@@ -60,7 +62,7 @@ def generate_command(
     from nucgan.threads import set_threads
 
     set_threads(threads)
-    zm = load_model(model)
+    zm = load_model(model or DEFAULT_MODEL)
     from nucgan.generation import pick_style
 
     style = pick_style(zm.input, like, seed, zm.name)  # a --like the model cannot use fails before any work

@@ -49,6 +49,7 @@ class TrainConfig:
     # objective and optimiser
     gan_loss: str = "bce"
     lambda_l1: float = 100.0
+    feature_matching: float = 0.0  # weight of the L1 between D's inner activations on real and generated (0: off)
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     batch: int = 8
@@ -86,6 +87,9 @@ class TrainConfig:
             (self.views in {"none", "paper5", "d4"}, f"views must be none, paper5 or d4, got {self.views!r}"),
             (self.gan_loss in {"bce", "lsgan", "none"}, f"gan loss must be bce, lsgan or none, got {self.gan_loss!r}"),
             (self.lambda_l1 >= 0, f"lambda-l1 must be >= 0, got {self.lambda_l1}"),
+            (self.feature_matching >= 0, f"feature-matching must be >= 0, got {self.feature_matching}"),
+            (not (self.feature_matching > 0 and self.gan_loss == "none"),
+             "--feature-matching needs a discriminator; it cannot apply with --gan-loss none"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}"),
             (self.batch >= 1 and self.steps >= 1, f"batch and steps must be >= 1, got {self.batch}, {self.steps}"),

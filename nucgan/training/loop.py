@@ -133,7 +133,8 @@ class Run:
         if c.amp:
             amp = torch.autocast(self.device.type, dtype=torch.bfloat16)
         self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
-                               lambda_l1=c.lambda_l1, world=self.world, autocast=amp)
+                               lambda_l1=c.lambda_l1, world=self.world, autocast=amp,
+                               feature_matching=c.feature_matching)
         n = len(self.dataset)
         self.sample_ids = sample_ids(n)
 
@@ -214,7 +215,8 @@ class Run:
                 if self.on_step:
                     self.on_step(done, losses, rate)
                 if self.world.main and (done % c.log_every == 0 or done == c.steps):
-                    self._log({"step": done, "g_gan": float(losses.g_gan), "g_l1": float(losses.g_l1),
+                    fm = {"g_fm": float(losses.g_fm)} if losses.g_fm is not None else {}
+                    self._log({"step": done, "g_gan": float(losses.g_gan), "g_l1": float(losses.g_l1), **fm,
                                "d": float(losses.d), "samples_per_s": round(rate, 3), "time": time.time()})
                     t_log, n_log = time.perf_counter(), 0
                 if done % c.checkpoint_every == 0 or done == c.steps:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from nucgan.training.distributed import World, average_gradients, broadcast_buffers
+from nucgan.training.feature_matching import FeatureTap, feature_matching
 from nucgan.training.losses import adversarial
 
 
@@ -18,10 +19,12 @@ class StepLosses:
     g_gan: torch.Tensor
     g_l1: torch.Tensor
     d: torch.Tensor
-    ok: bool = True  # set by GanStep: all three finite (checked once per step)
+    ok: bool = True  # set by GanStep: all finite (checked once per step)
+    g_fm: torch.Tensor | None = None  # the feature-matching loss, when it is on
 
     def finite(self) -> bool:
-        return bool(torch.isfinite(torch.stack([self.g_gan, self.g_l1, self.d])).all())
+        parts = [self.g_gan, self.g_l1, self.d] + ([self.g_fm] if self.g_fm is not None else [])
+        return bool(torch.isfinite(torch.stack(parts)).all())
 
 
 class GanStep:
@@ -31,14 +34,17 @@ class GanStep:
     through D into G only (``inputs=`` G's parameters, so no gradient is computed for D's weights),
     the discriminator loss into D only (so it never reaches G); both optimisers then step. This
     matches TensorFlow pix2pix (both gradients from one forward pass) and saves the third D pass
-    a sequential PyTorch loop makes.
+    a sequential PyTorch loop makes. ``feature_matching`` > 0 adds that weight times the L1 between
+    D's inner activations on the real and the generated pair (read from the same two passes).
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
-                 autocast: torch.autocast | None = None) -> None:
+                 autocast: torch.autocast | None = None, feature_matching: float = 0.0) -> None:
         self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
         self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
+        self.fm_weight = float(feature_matching)
+        self.tap = FeatureTap(discriminator) if self.fm_weight > 0 and gan_loss != "none" else None
         self.autocast = autocast
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
@@ -50,12 +56,21 @@ class GanStep:
             g_l1 = (fake.float() - real.float()).abs().mean()
             zero = g_l1.detach() * 0
             return StepLosses(zero, g_l1.detach(), zero), self.lambda_l1 * g_l1, None
+        if self.tap is not None:
+            self.tap.take()  # drop anything recorded outside a step
         d_real = self.d(cond, real)
+        real_features = self.tap.take() if self.tap is not None else []
         d_fake = self.d(cond, fake)
         g_gan = adversarial(d_fake.float(), True, self.gan_loss)
         g_l1 = (fake.float() - real.float()).abs().mean()
         d = adversarial(d_real.float(), True, self.gan_loss) + adversarial(d_fake.float(), False, self.gan_loss)
-        return StepLosses(g_gan.detach(), g_l1.detach(), d.detach()), g_gan + self.lambda_l1 * g_l1, d
+        loss_g = g_gan + self.lambda_l1 * g_l1
+        parts = StepLosses(g_gan.detach(), g_l1.detach(), d.detach())
+        if self.tap is not None:
+            g_fm = feature_matching(real_features, self.tap.take())
+            loss_g = loss_g + self.fm_weight * g_fm
+            parts.g_fm = g_fm.detach()
+        return parts, loss_g, d
 
     def __call__(self, cond: torch.Tensor, real: torch.Tensor) -> StepLosses:
         """Train on one batch; returns the losses, with ``ok`` False (and no update) if one is not finite."""

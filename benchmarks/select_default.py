@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import asdict, replace
@@ -132,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if runs:
             f1 = np.array([r["f1"] for r in runs])
             rows.append((label(candidate), f1.mean(), f1.std(ddof=1) if len(f1) > 1 else 0.0, len(runs)))
-    print(f"\npython benchmarks/select_default.py --seeds {args.seeds} --steps {args.steps} "
-          f"--synth-count {args.synth_count}\n")
+    print(f"\n{shlex.join(['python', 'benchmarks/select_default.py', *(sys.argv[1:] if argv is None else argv)])}\n")
     print("| candidate | seeds | F1@0.5 on the held-out train part |\n| --- | --- | --- |")
     for c, m, s, n in rows:
         print(f"| {c} | {n} | {m:.3f} ± {s:.3f} |")

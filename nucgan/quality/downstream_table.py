@@ -109,27 +109,6 @@ def check_out(out: Path) -> None:
         raise InputError(f"{probe}: not writable; --out needs a folder it can write")
 
 
-#: settings that decide what the synthetic arms train on; results keyed by run are only valid under the same ones
-DATA_SETTINGS = ("segmenter", "model", "train_folder", "test_folder", "max_train_images", "synth_size", "layout",
-                 "synth_count")
-
-
-def check_same_data(out: Path, settings: dict[str, Any]) -> None:
-    """Refuse an ``out`` whose earlier runs painted their arms with another model, layout or size (before any work)."""
-    earlier = out / "downstream.json"
-    if not earlier.exists():
-        return
-    try:
-        before = json.loads(earlier.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{earlier}: unreadable ({' '.join(str(exc).split())}); give a new --out") from None
-    changed = [f"{k} {before.get(k)!r} -> {settings[k]!r}" for k in DATA_SETTINGS
-               if k in before and before.get(k) != settings[k]]
-    if changed:
-        raise InputError(f"{out}: its results were made with other data ({'; '.join(changed)}); "
-                         f"give a new --out for these settings")
-
-
 def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: PairPaths, test: PairPaths,
            config: Any, data: dict[str, Any], log: Log) -> dict[str, Any] | None:
     """Run (arm, seed) in a fresh process unless its result with the same key exists; the result or None."""
@@ -265,7 +244,6 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
                 "train_folder": str(train_folder), "test_folder": str(test_folder), "arms": list(arms),
                 "seeds": list(seeds), "max_train_images": max_train_images, "synth_size": synth_size, "layout": layout,
                 "synth_count": synth_count, "python": python, "command": command}
-    check_same_data(out, settings)
     write_json(out / "downstream.json", settings)
     pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,
                             layout=layout)

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                            log=lambda m: print(m, file=sys.stderr, flush=True))
         rows += [(label(candidate) if arm == "synthetic" else f"{arm} (baseline)", s)
                  for arm, s in result["summary"].items()]
-    print(f"\n{command}\n\n| candidate | seeds | {args.segmenter} F1@0.5 on the held-out train part | F1@0.7 |\n| --- | --- | --- | --- |")
+    print(f"\n{command}\n\n| candidate | seeds | {args.segmenter} F1@0.5 on the held-out train part | F1@0.7 |\n"
+          "| --- | --- | --- | --- |")
     for name, s in rows:
         print(f"| {name} | {len(s['seeds'])} | {s['f1_50']['mean']:.3f} ± {s['f1_50']['sd']:.3f} | "
               f"{s['f1_70']['mean']:.3f} ± {s['f1_70']['sd']:.3f} |")

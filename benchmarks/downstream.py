@@ -52,6 +52,12 @@ def results() -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r["segmenter"] != "stardist", r["model"] != DEFAULT_MODEL, r["model"]))
 
 
+def model_name(model: str) -> str:
+    """A zoo id without its version, or the folder of a run's weights file (the unpublished generalists)."""
+    ref = model.split("@")[0]
+    return Path(ref).parent.name if ref.endswith(".safetensors") else ref
+
+
 def cell(s: dict[str, float]) -> str:
     return f"{s['mean']:.3f} ± {s['sd']:.3f}"
 
@@ -86,7 +92,7 @@ def headline(all_results: list[dict[str, Any]]) -> str:
     if not star or "real" not in star[0]["summary"]:
         return "The StarDist table on the test folder is being measured."
     r, s = star[0], star[0]["summary"]
-    model = r["data"]["synthetic"]["model"].split("@")[0]
+    model = model_name(r["data"]["synthetic"]["model"])
     parts = [f"**StarDist2D** trained from scratch only on synthetic images from the default model "
              f"`{model}` scores F1@0.5 **{cell(s['synthetic']['f1_50'])}** on the "
              f"{next(iter(r['runs'].values()))[0]['n_test']} real DSB 2018 test images; trained on the "
@@ -96,7 +102,7 @@ def headline(all_results: list[dict[str, Any]]) -> str:
     if "real+synthetic" in s:
         extra.append(f"real + synthetic, {cell(s['real+synthetic']['f1_50'])}")
     for other in star[1:]:  # the other shipped models' synthetic-only figure, so the default is not the only one shown
-        name = other["data"]["synthetic"]["model"].split("@")[0]
+        name = model_name(other["data"]["synthetic"]["model"])
         extra.append(f"synthetic only from `{name}`, {cell(other['summary']['synthetic']['f1_50'])}")
     seeds = min(len(v["seeds"]) for v in s.values())
     return "; ".join(parts + extra) + f" ({seeds} seed{'s' if seeds > 1 else ''}; [results](docs/results.md))."
@@ -106,7 +112,7 @@ def models_table(all_results: list[dict[str, Any]]) -> str:
     """Shipped models and both baselines side by side: the synthetic-only arm of each, real for reference."""
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     for r in all_results:
-        model = r["data"].get("synthetic", {}).get("model", r["model"]).split("@")[0]
+        model = model_name(r["data"].get("synthetic", {}).get("model", r["model"]))
         for arm, s in r["summary"].items():
             name = {"real": f"real train images ({s['train_images']})", "synthetic": f"`{model}` synthetic only",
                     "painter": "painter baseline", "flat": "flat baseline"}.get(arm)

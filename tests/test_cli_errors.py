@@ -226,7 +226,7 @@ def test_bad_input_is_one_error_line(work: Path, monkeypatch: pytest.MonkeyPatch
 USAGE = [
     (["layer", "lab.tif"], "Missing option '--out' / '-o'"),
     (["layer", "lab.tif", "-o", "out/l.tif", "--channels", "abc"], "Invalid value for '--channels'"),
-    (["generate", "--labels", "lab.tif", "-o", "out/g.tif"], "Missing option '--model'"),
+    (["generate", "--model", "tiny.safetensors", "-o", "out/g.tif"], "Missing option '--labels'"),
     (["generate", "--model", "tiny.safetensors", "--labels", "lab.tif", "-o", "out/g.tif", "--samples", "0"],
      "Invalid value for '--samples'"),
     (["evaluate", "--model", "painter", "--image", "img.tif", "--labels", "lab.tif", "-o", "ev", "--bogus"],

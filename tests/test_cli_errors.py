@@ -255,7 +255,7 @@ def test_errors_from_a_real_process(work: Path) -> None:
     check_error((bad.returncode, bad.stdout, bad.stderr), "img.tif: labels must be whole numbers")
     usage = subprocess.run([sys.executable, "-m", "nucgan", "generate", "--labels", "lab.tif"], cwd=work,
                            env=env, capture_output=True, text=True, timeout=120)
-    check_usage((usage.returncode, usage.stdout, usage.stderr), "Missing option '--model'")
+    check_usage((usage.returncode, usage.stdout, usage.stderr), "Missing option '--out'")
     assert _files(work) == before
 
 

@@ -62,7 +62,7 @@ def render_card(manifest: dict[str, Any], notes: list[str], cover_file: str | No
     if m.get("downstream"):
         from nucgan.zoo.downstream_record import card_lines
 
-        lines += [""] + card_lines(m["downstream"])[:-1]
+        lines += [""] + card_lines(m["downstream"])
     lines += ["", "## Test", "",
               f"`nucgan zoo verify {m['id']}` re-hashes the files and runs `{m['test']['file']}` (a small input "
               f"and its expected output) with tolerance {m['test']['atol']:g}.", "",

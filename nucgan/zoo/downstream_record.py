@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nucgan.errors import InputError
-
-FORMAT = "nucgan-downstream/1"
+from nucgan.quality.downstream_table import FORMAT
 MODEL_ARMS = ("synthetic", "real+synthetic", "few-real+synthetic")  # the arms the published model paints
 
 
@@ -58,4 +57,4 @@ def card_lines(record: dict[str, Any]) -> list[str]:
     for arm, s in record["arms"].items():
         lines.append(f"| {arm} | {len(s['seeds'])} | {s['train_images']} | {cell(s['f1_50'])} | {cell(s['f1_70'])} | "
                      f"{cell(s['pq_50'])} |")
-    return lines + [""]
+    return lines

@@ -127,6 +127,18 @@ def test_tissue_scenes_follow_the_real_images():
         tissue.scene(rng, density=1e6)
 
 
+def test_a_canvas_of_no_real_size_draws_set_ups_by_their_pixels():
+    tissue = nucgan.create_sampler("tissue")
+    rec = tissue.records
+    pixels = (rec["height"] * rec["width"]).astype(float)
+    rng = np.random.default_rng(2)
+    drawn = np.array([tissue.scene(rng, size=(512, 512)).source for _ in range(3000)])
+    large = pixels >= np.median(pixels) * 4  # the big set-ups hold most real pixels (and nuclei)
+    want = pixels[large].sum() / pixels.sum()
+    assert np.isin(drawn, np.flatnonzero(large)).mean() == pytest.approx(want, abs=0.04)
+    assert want > large.mean() + 0.2  # so a draw per image would have missed them
+
+
 def test_tissue_shapes_of_one_image_share_a_scale():
     tissue = nucgan.create_sampler("tissue")
     rng = np.random.default_rng(1)

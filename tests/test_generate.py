@@ -53,6 +53,15 @@ def test_tiled_equals_whole_image_up_to_small_border_effects(model_file, labels)
     assert not np.allclose(whole, paint(model.generator, layers, seed=6, tile=512, overlap=0))
 
 
+def test_channels_last_paints_the_same_image_as_contiguous_tiles(model_file, labels):
+    model = nucgan.zoo.load(model_file)
+    layers = nucgan.layer(labels[:256, :256], channels=4, gap=2, merged=True, seed=1)
+    fast = paint(model.generator, layers, seed=5, tile=128, overlap=32)
+    plain = paint(model.generator, layers, seed=5, tile=128, overlap=32, channels_last=False)
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
+    assert generate(model, labels[:64, :64], seed=0, channels_last=False).shape == (64, 64)
+
+
 def test_any_size_and_source_dtype(model_file, labels):
     out = generate(model_file, labels[:100, :77], seed=0)
     assert out.shape == (100, 77) and out.dtype == np.uint16

@@ -10,8 +10,8 @@ them is typed in (tests/test_docs.py checks that they match).
     python benchmarks/downstream.py --segmenter builtin --model dsb2018-1x-k3 --arms synthetic
     python benchmarks/downstream.py --write-docs                                   # only the docs
 
-Results: ``benchmarks/results/downstream_SEGMENTER`` for synth's default model, and
-``benchmarks/results/downstream_SEGMENTER_MODEL`` for another. Resumable: a rerun skips done runs.
+Results: ``benchmarks/results/downstream_SEGMENTER_MODEL`` (``downstream_SEGMENTER`` for
+``dsb2018-3x-k7``, the default when those tables were made). Resumable: a rerun skips done runs.
 """
 
 from __future__ import annotations
@@ -34,14 +34,13 @@ ARM_TEXT = {
     "painter": "painter baseline (same masks)",
     "flat": "flat baseline (same masks)",
 }
+FIRST_DEFAULT = "dsb2018-3x-k7"  # synth's default until 2026-12-04: its tables keep their unsuffixed folders
 
 
 def out_folder(segmenter: str, model: str) -> Path:
     """Where the results of (segmenter, model) live."""
-    from nucgan.synth import DEFAULT_MODEL
-
     name = Path(model).name if Path(model).is_dir() else model  # a run folder (the generalists) by its name
-    return RESULTS / (f"downstream_{segmenter}" if model == DEFAULT_MODEL else f"downstream_{segmenter}_{name}")
+    return RESULTS / (f"downstream_{segmenter}" if model == FIRST_DEFAULT else f"downstream_{segmenter}_{name}")
 
 
 def results() -> list[dict[str, Any]]:
@@ -49,7 +48,13 @@ def results() -> list[dict[str, Any]]:
     from nucgan.synth import DEFAULT_MODEL
 
     found = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("downstream_*/results.json"))]
-    return sorted(found, key=lambda r: (r["segmenter"] != "stardist", r["model"] != DEFAULT_MODEL, r["model"]))
+    default = model_name(DEFAULT_MODEL)  # a table measured on the run folder the default was published from counts
+    return sorted(found, key=lambda r: (r["segmenter"] != "stardist", table_model(r) != default, r["model"]))
+
+
+def table_model(result: dict[str, Any]) -> str:
+    """The name of the model that painted a table's synthetic arms (a zoo id or a run folder's name)."""
+    return model_name(result["data"].get("synthetic", {}).get("model", result["model"]))
 
 
 def model_name(model: str) -> str:
@@ -92,7 +97,7 @@ def headline(all_results: list[dict[str, Any]]) -> str:
     if not star or "real" not in star[0]["summary"]:
         return "The StarDist table on the test folder is being measured."
     r, s = star[0], star[0]["summary"]
-    model = model_name(r["data"]["synthetic"]["model"])
+    model = table_model(r)
     parts = [f"**StarDist2D** trained from scratch only on synthetic images from the default model "
              f"`{model}` scores F1@0.5 **{cell(s['synthetic']['f1_50'])}** on the "
              f"{next(iter(r['runs'].values()))[0]['n_test']} real DSB 2018 test images; trained on the "
@@ -102,7 +107,7 @@ def headline(all_results: list[dict[str, Any]]) -> str:
     if "real+synthetic" in s:
         extra.append(f"real + synthetic, {cell(s['real+synthetic']['f1_50'])}")
     for other in star[1:]:  # the other shipped models' synthetic-only figure, so the default is not the only one shown
-        name = model_name(other["data"]["synthetic"]["model"])
+        name = table_model(other)
         extra.append(f"synthetic only from `{name}`, {cell(other['summary']['synthetic']['f1_50'])}")
     seeds = min(len(v["seeds"]) for v in s.values())
     return "; ".join(parts + extra) + f" ({seeds} seed{'s' if seeds > 1 else ''}; [results](docs/results.md))."
@@ -112,7 +117,7 @@ def models_table(all_results: list[dict[str, Any]]) -> str:
     """Shipped models and both baselines side by side: the synthetic-only arm of each, real for reference."""
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     for r in all_results:
-        model = model_name(r["data"].get("synthetic", {}).get("model", r["model"]))
+        model = table_model(r)
         for arm, s in r["summary"].items():
             name = {"real": f"real train images ({s['train_images']})", "synthetic": f"`{model}` synthetic only",
                     "painter": "painter baseline", "flat": "flat baseline"}.get(arm)

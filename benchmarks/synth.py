@@ -27,7 +27,7 @@ labels = nucgan.place("ellipse", size=({big}, {big}), density=150, seed=0)
 t_layout = time.perf_counter() - t
 model = nucgan.zoo.load({model!r})
 t = time.perf_counter()
-image = nucgan.generate(model, labels, seed=0)
+image = nucgan.generate(model, labels, seed=0, precision={precision!r})
 t_paint = time.perf_counter() - t
 print(json.dumps({{"nuclei": int(labels.max()), "layout_s": t_layout, "paint_s": t_paint,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--big", type=int, default=8192, help="side of the big image (0: skip)")
+    ap.add_argument("--precision", default="fp32", help="fp32 or bf16 (bfloat16 autocast)")
     args = ap.parse_args()
     import torch
 
@@ -50,13 +51,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = nucgan.zoo.load(model_ref)
     labels = nucgan.place("ellipse", size=(512, 512), density=150, seed=0)
-    nucgan.generate(model, labels[:128, :128], seed=0)  # warm up
+    nucgan.generate(model, labels[:128, :128], seed=0, precision=args.precision)  # warm up
     t = time.perf_counter()
-    nucgan.generate(model, labels, seed=0)
+    nucgan.generate(model, labels, seed=0, precision=args.precision)
     dt = time.perf_counter() - t
-    print(f"{model.name}: generate 512 x 512 in {dt:.2f} s = {0.262144 / dt:.2f} megapixels/s ({args.threads} threads)")
+    print(f"{model.name}: generate 512 x 512 in {dt:.2f} s = {0.262144 / dt:.2f} megapixels/s ({args.threads} threads, {args.precision})")
     with tempfile.TemporaryDirectory() as out:
-        plan = SynthPlan(count=args.count, size=(512, 512), density=150.0, seed=0)
+        plan = SynthPlan(count=args.count, size=(512, 512), density=150.0, seed=0,
+                         precision=None if args.precision == "fp32" else args.precision)
         t = time.perf_counter()
         nucgan.synthesise(model, plan, out)
         dt = time.perf_counter() - t
@@ -64,7 +66,7 @@ def main() -> None:
           f"{args.count / dt:.2f} images/s")
     print(f"this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.big:
-        code = BIG.format(threads=args.threads, big=args.big, model=model_ref)
+        code = BIG.format(threads=args.threads, big=args.big, model=model_ref, precision=args.precision)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         mpx = args.big * args.big / 1e6

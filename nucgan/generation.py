@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -79,13 +80,14 @@ def _ramp(length: int, overlap: int, rise: bool, fall: bool) -> np.ndarray:
 def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, noise: bool = True,
           tile: int | None = None, overlap: int | None = None, device: str | torch.device = "cpu",
           progress: Callable[[int, int], None] | None = None, name: str | None = None,
-          style: np.ndarray | None = None, channels_last: bool = True) -> np.ndarray:
+          style: np.ndarray | None = None, channels_last: bool = True, precision: str = "fp32") -> np.ndarray:
     """Generator output in [-1, 1] (H, W) float32 for bool ``layers`` (C, H, W), tile by tile.
 
     ``style`` (float32, one value per style channel) is appended to every tile as constant channels.
     ``channels_last`` runs the generator in that memory format, as training does by default (1.6x the
     speed of contiguous tiles for the 1x-k3 generalist on a 2-core CPU; the same values up to float
-    rounding).
+    rounding). ``precision="bf16"`` runs the generator under bfloat16 autocast (a CPU with native
+    bf16, such as avx512_bf16, paints about 2x faster; the output moves by about 0.001 of its range).
 
     Every tile's output is checked (shape ``(1, 1, h, w)``, finite values); a generator that breaks
     that, or raises, is reported as that plugin's failure (``name``: its registry name).
@@ -108,7 +110,10 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     rows, cols = _starts(ph, th, th - overlap), _starts(pw, tw, tw - overlap)
     out = np.zeros((h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
+    check_precision(precision)
     generator.eval()
+    autocast = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     generator.to(memory_format=memory_format)
     noise_hooks = PositionalDropout(generator, seed) if noise else None
@@ -116,7 +121,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     ramps_y = {y: _ramp(th, overlap, y > 0, y + th < ph) for y in rows}
     ramps_x = {x: _ramp(tw, overlap, x > 0, x + tw < pw) for x in cols}
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast:
             for y in rows:
                 for x in cols:
                     patch = np.zeros((layers.shape[0], th, tw), dtype=bool)
@@ -149,7 +154,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
              tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
              progress: Callable[[int, int], None] | None = None, like: Any = None,
-             channels_last: bool = True) -> np.ndarray:
+             channels_last: bool = True, precision: str = "fp32") -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
     ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
@@ -160,12 +165,14 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     A model trained with a style input paints in the style of ``like`` (an image array or file: its
     statistics are measured, and ``"source"`` output returns to its intensity range), or without
     ``like`` in the style of a training image drawn with ``seed``. ``channels_last=False`` keeps the
-    generator's tiles contiguous (for a plugin whose forward needs that).
+    generator's tiles contiguous (for a plugin whose forward needs that); ``precision`` is ``"fp32"`` or
+    ``"bf16"`` (see :func:`paint`).
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
     if output not in {"source", "float"}:
         raise InputError(f"output must be 'source' or 'float', got {output!r}")
+    check_precision(precision)
     from nucgan.devices import pick_device
 
     device = pick_device(str(device))  # before the model loads: a bad device name is the user's mistake, not a crash
@@ -175,7 +182,8 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
-                    progress=progress, name=zm.info.name, style=style, channels_last=channels_last)
+                    progress=progress, name=zm.info.name, style=style, channels_last=channels_last,
+                    precision=precision)
               for i in range(samples)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
@@ -227,6 +235,15 @@ def plugin_label(kind: str, name: str | None) -> str:
     except metadata.PackageNotFoundError:
         version = "(version unknown)"
     return f"{kind} {name!r} (package {package} {version})"
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> None:
+    """Refuse a precision generation does not offer, before any work."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None) -> np.ndarray:

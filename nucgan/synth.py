@@ -46,6 +46,7 @@ class SynthPlan:
     region: str | None = None  # deprecated name of placement_mask (a path, not a Region box); removed in 0.3
     like: str | None = None  # an image file: paint in its style (models trained with a style input)
     border: str | None = None  # "cut" or "whole"; None: cut with a layout model, whole otherwise
+    precision: str | None = None  # "bf16": paint under bfloat16 autocast; None: float32
 
     def __post_init__(self) -> None:
         if self.region is not None:
@@ -79,6 +80,10 @@ class SynthPlan:
 
         if self.border is not None and self.border not in BORDERS:
             raise InputError(f"--border must be one of {', '.join(BORDERS)}, got {self.border!r}")
+        if self.precision is not None:
+            from nucgan.generation import check_precision
+
+            check_precision(self.precision)
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         if self.placement_mask is None and (self.nuclei is not None or self.density is not None):
@@ -135,6 +140,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
             "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
             "placement_mask": plan.placement_mask, "format": plan.fmt, "border": plan.border, "like": plan.like,
+            "precision": plan.precision,
         }
         check_folder(out, plan, settings)
         style = _reference_style(zm, plan.like)
@@ -238,7 +244,8 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, placement_mask=region, seed=seed,
                    border=plan.border)
-    image = generate(zm, labels, seed=seed, like=like)  # no reference: a training image's style, drawn by seed
+    image = generate(zm, labels, seed=seed, like=like,  # no reference: a training image's style, drawn by seed
+                     precision=plan.precision or "fp32")
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))

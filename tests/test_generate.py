@@ -125,3 +125,12 @@ def test_cli_generate_without_model_paints_with_synths_default(labels, tmp_path)
         assert done.returncode == 0, done.stderr
         images.append(tifffile.imread(tmp_path / name))
     assert images[0].shape == (64, 64) and np.array_equal(images[0], images[1]) and images[0].std() > 0
+
+
+def test_bf16_paints_close_to_fp32_and_a_bad_precision_is_refused(model_file, labels):
+    crop = labels[:128, :128]
+    fp32 = generate(model_file, crop, seed=0, output="float")
+    bf16 = generate(model_file, crop, seed=0, output="float", precision="bf16")
+    assert bf16.dtype == np.float32 and np.abs(bf16 - fp32).mean() < 0.02
+    with pytest.raises(nucgan.InputError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        generate(model_file, crop, precision="fp16")

@@ -87,6 +87,17 @@ def test_density_that_cannot_fit_fails_cleanly_and_leaves_nothing(model_file, tm
     assert not list(out.rglob("*.tif")) and not list(out.rglob("*.json"))
 
 
+def test_bf16_synth_is_recorded_and_cannot_resume_an_fp32_folder(model_file, tmp_path):
+    manifest = synthesise(model_file, plan(precision="bf16"), tmp_path / "bf16")
+    assert manifest["precision"] == "bf16"
+    synthesise(model_file, plan(), tmp_path / "fp32")
+    assert json.loads((tmp_path / "fp32" / "manifest.json").read_text())["precision"] is None
+    with pytest.raises(nucgan.InputError, match="other settings \\(precision None there, 'bf16' now\\)"):
+        synthesise(model_file, plan(precision="bf16"), tmp_path / "fp32")
+    with pytest.raises(nucgan.InputError, match="precision must be one of fp32, bf16"):
+        plan(precision="half").validate()
+
+
 def test_plan_validation():
     with pytest.raises(nucgan.InputError, match="one of --nuclei .* not both"):
         plan(density=10.0).validate()  # plan() gives nuclei too

@@ -43,18 +43,20 @@ def generate_command(
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
 ) -> None:
-    """Generate an image from masks: nucgan generate --model dsb2018-3x-k7 --labels my_labels.tif -o out.tif"""
+    """Generate an image from masks: nucgan generate --model dsb2018-fluo-1x-k3 --labels my_labels.tif -o out.tif"""
     from nucgan.atomic import check_output_file
     from rich.progress import Progress
 
-    from nucgan.generation import generate, load_model
+    from nucgan.generation import check_precision, generate, load_model
     from nucgan.pictures import stretch
     from nucgan.synth import DEFAULT_MODEL
     from nucgan.io import read_labels, write_png, write_tiff
 
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{output}: the output must be a .tif/.tiff file")
+    check_precision(precision)
     check_output_file(output)
     if png:
         check_output_file(output.with_suffix(".png"))
@@ -74,7 +76,8 @@ def generate_command(
 
         try:
             image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
-                             output="float" if raw else "source", device=device, progress=tick, like=style)
+                             output="float" if raw else "source", device=device, progress=tick, like=style,
+                             precision=precision)
         except LayeringError as exc:
             raise exc.named(str(labels)) from None
     write_tiff(output, image.astype(np.float32) if raw else image)

@@ -31,7 +31,7 @@ def _has_layout_model(sampler: str) -> bool:
 
 def synth_command(
     output: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-3x-k7, chosen by downstream F1]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-fluo-1x-k3, chosen by StarDist F1 on held-out train images]."),
     count: int = typer.Option(4, help="Number of image/label pairs."),
     size: int = typer.Option(512, help="Image size in pixels (square)."),
     density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [the layout model's, per image; 150 for a sampler without one]."),
@@ -47,6 +47,7 @@ def synth_command(
     shard: str = typer.Option("0/1", help="Write only part i of n (i/n), for cluster array jobs."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
 ) -> None:
     """Synthesise training data: nucgan synth --count 50 --size 512 --density 150 --out synth/"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -60,7 +61,8 @@ def synth_command(
     plan = SynthPlan(count=count, size=(size, size), nuclei=nuclei, density=density, gap=0 if overlap else gap,
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
-                     shard=parse_shard(shard), border=border, like=str(like) if like else None).validate()
+                     shard=parse_shard(shard), border=border, like=str(like) if like else None,
+                     precision=None if precision == "fp32" else precision).validate()
     from nucgan.threads import set_threads
 
     set_threads(threads)

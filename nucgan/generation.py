@@ -111,6 +111,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     out = np.zeros((h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
     check_precision(precision)
+    if precision == "bf16" and torch.device(device).type not in ("cpu", "cuda"):
+        raise InputError(f"precision bf16 runs on cpu or cuda, not {torch.device(device).type}")
     generator.eval()
     autocast = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())

@@ -8,7 +8,9 @@ real train folder and the held-out part as the test folder. ``select_default.py`
 choice with the small built-in segmenter, which disagreed with StarDist on the crop models; this
 settles it with the segmenter the goals are stated in. Each candidate's synthetic arm runs in its
 own folder under ``--out``; ``painter`` and ``flat`` (the masks are the same for every candidate)
-run once, in the first candidate's. Resumable: a rerun skips the done runs.
+run once, in the first candidate's. ``--layout tissue`` paints the candidates' synthetic arms on
+``tissue`` layouts instead (rows ``NAME-tissue``, their own folders): the held-out test of ``synth``'s
+default sampler. Resumable: a rerun skips the done runs.
 
     python benchmarks/select_stardist.py --python /path/to/stardist-venv/bin/python \\
         --candidates dsb2018-3x-k7,benchmarks/results/generalist/dsb2018-fluo-1x-k3
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="quick looks only")
     ap.add_argument("--synth-count", type=int, default=None, help="quick looks only")
     ap.add_argument("--max-train-images", type=int, default=None, help="quick looks only")
+    ap.add_argument("--layout", choices=("bank", "tissue"), default="bank",
+                    help="the synthetic arms' layouts: bank (the test table's) or tissue (synth's layout model)")
     ap.add_argument("--no-baselines", action="store_true",
                     help="only the candidates' synthetic arms (more seeds for a close choice)")
     args = ap.parse_args(argv)
@@ -91,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for k, candidate in enumerate(c.strip() for c in args.candidates.split(",") if c.strip()):
-        arms = ["synthetic", "painter", "flat"] if k == 0 and not args.no_baselines else ["synthetic"]
-        result = run_table(fit, held, candidate, args.out / label(candidate), segmenter=args.segmenter, arms=arms,
+        name = label(candidate) + ("" if args.layout == "bank" else f"-{args.layout}")
+        baselines = k == 0 and not args.no_baselines and args.layout == "bank"
+        arms = ["synthetic", "painter", "flat"] if baselines else ["synthetic"]
+        result = run_table(fit, held, candidate, args.out / name, segmenter=args.segmenter, arms=arms,
                            seeds=seeds, python=args.python, command=command, steps=args.steps,
                            synth_count=args.synth_count, max_train_images=args.max_train_images,
-                           log=lambda m: print(m, file=sys.stderr, flush=True))
-        rows += [(label(candidate) if arm == "synthetic" else f"{arm} (baseline)", s)
-                 for arm, s in result["summary"].items()]
+                           log=lambda m: print(m, file=sys.stderr, flush=True), layout=args.layout)
+        rows += [(name if arm == "synthetic" else f"{arm} (baseline)", s) for arm, s in result["summary"].items()]
     print(f"\n{command}\n\n| candidate | seeds | {args.segmenter} F1@0.5 on the held-out train part | F1@0.7 |\n"
           "| --- | --- | --- | --- |")
     for name, s in rows:
@@ -105,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['f1_70']['mean']:.3f} ± {s['f1_70']['sd']:.3f} |")
     models = [(n, s) for n, s in rows if not n.endswith("(baseline)")]
     if models:
-        name, why = choose(models, {label(c): c for c in args.candidates.split(",") if c.strip()})
+        suffix = "" if args.layout == "bank" else f"-{args.layout}"
+        name, why = choose(models, {label(c) + suffix: c for c in args.candidates.split(",") if c.strip()})
         print(f"\nchosen default: {name} ({why})")
-    (args.out / "selection.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from nucgan.atomic import atomic_path
 from nucgan.errors import InputError
 
-#: `synth`'s default: the shipped model whose synthetic data trains the best segmenter, judged on a held-out
-#: part of the DSB train folder (benchmarks/select_default.py), never on test data
-DEFAULT_MODEL = "dsb2018-3x-k7"
+#: `synth`'s default: the shipped model whose synthetic data trains the best StarDist, judged on a held-out
+#: part of the DSB train folder (benchmarks/select_stardist.py), never on test data
+DEFAULT_MODEL = "dsb2018-fluo-1x-k3"
 #: `synth`'s default sampler: the layout model learned from dsb2018-fluo/train (density, size, touching per image)
 #: ``gan`` until a generator trained across magnifications ships: the shipped crop models paint no nuclei in
 #: the ``tissue`` layout model's small-nucleus scenes (median area ~75 px: inside = outside intensity)

@@ -57,6 +57,7 @@ def test_run_directory_contents(dsb_dir, tmp_path):
     run = train(tiny(dsb_dir, tmp_path / "run"))
     config = json.loads((run / "config.json").read_text())
     assert config["generator"] == "unet" and config["steps"] == 6 and config["seed"] == 3
+    assert config["amp"] is False  # auto resolves to off on a CPU, and is recorded resolved
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"step", "g_gan", "g_l1", "d", "samples_per_s"} <= records[0].keys()
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step0000003.png", "step0000006.png"]
@@ -65,6 +66,16 @@ def test_run_directory_contents(dsb_dir, tmp_path):
     assert model.generator.config()["filters"] == 4
     assert model.input.in_channels == 5 and model.input.merged is True
     assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+
+
+def test_bf16_autocast_is_on_by_default_for_cuda_only():
+    from nucgan.training.config import resolve_amp
+
+    assert resolve_amp(None, "cuda") is True and resolve_amp(None, "cpu") is False
+    assert resolve_amp(None, "mps") is False
+    assert resolve_amp(False, "cuda") is False and resolve_amp(True, "cpu") is True
+    with pytest.raises(nucgan.InputError, match="amp"):
+        TrainConfig(amp="yes").validate()
 
 
 def test_refuses_to_overwrite_a_run_without_resume(dsb_dir, tmp_path):

@@ -102,9 +102,10 @@ def read_masks(pairs: PairPaths) -> list[np.ndarray]:
 
 
 #: how the synthetic arms lay nuclei out: ``bank`` (the real train nuclei's shapes at the train density,
-#: 2 px apart, whole: issue 11's arms) or ``tissue`` (synth's default layout model: per-image density and
-#: size, touching nuclei, nuclei cut by the border)
-LAYOUTS = ("bank", "tissue")
+#: 2 px apart, whole: issue 11's arms), ``tissue`` (synth's layout model: per-image density and size,
+#: touching nuclei, nuclei cut by the border) or ``gan`` (synth's ``gan`` shape sampler at its default
+#: density and gap: what ``nucgan synth`` drew before the layout model)
+LAYOUTS = ("bank", "tissue", "gan")
 
 
 def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int | None,
@@ -119,8 +120,8 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     if not bank.exists():
         with atomic_path(bank) as tmp:
             tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
-    if layout == "tissue":
-        args = ["--count", str(count), "--size", str(size), "--sampler", "tissue", "--seed", str(SYNTH_SEED),
+    if layout in ("tissue", "gan"):
+        args = ["--count", str(count), "--size", str(size), "--sampler", layout, "--seed", str(SYNTH_SEED),
                 "--model", model]
     else:
         args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
@@ -130,8 +131,11 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     folder = out / "data" / f"synth-{key}"
     record_path = folder / "synth.json"
     if record_path.exists() and (folder / "manifest.json").exists():
-        return folder, json.loads(record_path.read_text())
-    shutil.rmtree(folder, ignore_errors=True)  # a killed generation: start over
+        missing = missing_files(folder)
+        if not missing:
+            return folder, json.loads(record_path.read_text())
+        log(f"{folder}: {len(missing)} of the manifest's files are missing (first: {missing[0]}); generating the set again")
+    shutil.rmtree(folder, ignore_errors=True)  # a killed or damaged generation: start over
     cmd = [sys.executable, "-m", "nucgan", "synth", *args, "--out", str(folder)]
     log(f"generating {count} synthetic pairs of {size} px (density {density:.2f} / 512^2): {shlex.join(cmd)}")
     started = time.perf_counter()
@@ -151,9 +155,21 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     return folder, record
 
 
+def missing_files(folder: Path) -> list[str]:
+    """The image and label files a synth folder's manifest lists that are not on disk."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return [name for r in manifest["images"] for name in (r["image"], r["labels"]) if not (folder / name).is_file()]
+
+
 def synth_pairs(folder: Path) -> PairPaths:
-    """The (image, mask) pairs of a synth folder, by name."""
-    return [(str(p), str(folder / "masks" / p.name)) for p in sorted((folder / "images").glob("*.tif"))]
+    """The (image, mask) pairs a synth folder's manifest lists, in its order; a missing file is an error."""
+    missing = missing_files(folder)
+    if missing:
+        from nucgan.errors import InputError
+
+        raise InputError(f"{folder}: {len(missing)} of the files its manifest.json lists are missing (first: {missing[0]})")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return [(str(folder / r["image"]), str(folder / r["labels"])) for r in manifest["images"]]
 
 
 def baseline_folder(out: Path, name: str, synth: Path, synth_record: dict[str, Any], train: PairPaths,

@@ -20,7 +20,7 @@ from nucgan.registry import create_dataset, create_discriminator, create_generat
 from nucgan.threads import set_threads
 from nucgan.training import distributed
 from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
-from nucgan.training.config import INPUT_SHORTCUTS, TrainConfig
+from nucgan.training.config import INPUT_SHORTCUTS, TrainConfig, resolve_amp
 from nucgan.training.order import StepBatches
 from nucgan.io import write_png
 from nucgan.training.samples import grid
@@ -86,6 +86,7 @@ class Run:
         self.device = device_for_rank(device, self.world)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        config.amp = resolve_amp(config.amp, self.device.type)  # recorded resolved in config.json
         set_threads(config.threads)  # --threads, else OMP_NUM_THREADS, else the CPUs (affinity, cgroup quota)
 
     # -- setup --------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""The downstream table's synthetic arms: each ``--layout`` makes the synth set it names, cached by its arguments."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+import nucgan
+from nucgan.errors import InputError
+from nucgan.normalize import Normalization
+from nucgan.quality.arms import synth_folder, synth_pairs
+from nucgan.quality.downstream_table import run_table
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    torch.manual_seed(0)
+    g = nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3)
+    path = tmp_path_factory.mktemp("model") / "g.safetensors"
+    nucgan.save_generator(path, g, name="unet", input={
+        "channels": 4, "merged": True, "gap": 2, "layerer": "coloring",
+        "normalization": Normalization(low=0.0, high=200.0, dtype="uint8").to_json()})
+    return path
+
+
+@pytest.fixture(scope="module")
+def train_pairs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    labels = nucgan.place(nucgan.create_sampler("ellipse", area=[80, 0.2]), size=(96, 96), nuclei=12, gap=2, seed=1)
+    tifffile.imwrite(folder / "a_mask.tif", labels.astype(np.uint16))
+    tifffile.imwrite(folder / "a.tif", (labels > 0).astype(np.uint8) * 120)
+    return [(str(folder / "a.tif"), str(folder / "a_mask.tif"))]
+
+
+@pytest.mark.parametrize("layout, sampler, density", [("bank", "bank", None), ("gan", "gan", 150.0)])
+def test_each_layout_makes_the_synth_set_it_names(model_file, train_pairs, tmp_path, layout, sampler, density):
+    folder, record = synth_folder(tmp_path, train_pairs, str(model_file), 64, 2, log=lambda m: None, layout=layout)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sampler"] == sampler and record["layout"] == layout and len(manifest["images"]) == 2
+    if density is not None:  # gan: synth's own default density, not the train folder's
+        assert manifest["density"] == density
+    else:
+        assert manifest["density"] == pytest.approx(record["density_per_512"], abs=0.01)
+    again, _ = synth_folder(tmp_path, train_pairs, str(model_file), 64, 2, log=pytest.fail, layout=layout)
+    assert again == folder  # cached: a rerun generates nothing
+
+
+def test_an_unknown_layout_is_refused_before_any_work(model_file, train_pairs, tmp_path):
+    with pytest.raises(InputError, match="--layout must be one of bank, tissue, gan"):
+        run_table(tmp_path / "train", tmp_path / "test", str(model_file), tmp_path / "out", layout="grid")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_synth_set_with_missing_files_is_made_again_not_used_short(model_file, train_pairs, tmp_path):
+    folder, _ = synth_folder(tmp_path, train_pairs, str(model_file), 64, 3, log=lambda m: None, layout="bank")
+    (folder / "images" / "synth_0001.tif").unlink()  # e.g. a second run cleared the folder while this one wrote
+    with pytest.raises(InputError, match="1 of the files its manifest.json lists are missing"):
+        synth_pairs(folder)
+    messages: list[str] = []
+    again, _ = synth_folder(tmp_path, train_pairs, str(model_file), 64, 3, log=messages.append, layout="bank")
+    assert again == folder and len(synth_pairs(folder)) == 3
+    assert "missing" in messages[0] and "generating the set again" in messages[0]

@@ -55,3 +55,20 @@ def fake_plugins(tmp_path, monkeypatch):
         return module
 
     return add
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A tiny untrained unet saved as a zoo-loadable generator (5 input channels, uint8 0..200)."""
+    import torch
+
+    import nucgan
+    from nucgan.normalize import Normalization
+
+    torch.manual_seed(0)
+    g = nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3)
+    path = tmp_path_factory.mktemp("model") / "g.safetensors"
+    nucgan.save_generator(path, g, name="unet", input={
+        "channels": 4, "merged": True, "gap": 2, "layerer": "coloring",
+        "normalization": Normalization(low=0.0, high=200.0, dtype="uint8").to_json()})
+    return path

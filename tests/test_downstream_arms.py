@@ -7,24 +7,12 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 
 import nucgan
 from nucgan.errors import InputError
-from nucgan.normalize import Normalization
 from nucgan.quality.arms import synth_folder, synth_pairs
 from nucgan.quality.downstream_table import run_table
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    g = nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3)
-    path = tmp_path_factory.mktemp("model") / "g.safetensors"
-    nucgan.save_generator(path, g, name="unet", input={
-        "channels": 4, "merged": True, "gap": 2, "layerer": "coloring",
-        "normalization": Normalization(low=0.0, high=200.0, dtype="uint8").to_json()})
-    return path
 
 
 @pytest.fixture(scope="module")

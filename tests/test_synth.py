@@ -10,22 +10,10 @@ import sys
 import numpy as np
 import pytest
 import tifffile
-import torch
 
 import nucgan
-from nucgan.normalize import Normalization
 from nucgan.synth import SynthPlan, paths, synthesise
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    g = nucgan.create_generator("unet", in_channels=5, filters=4, levels=2, kernel_size=3)
-    path = tmp_path_factory.mktemp("model") / "g.safetensors"
-    nucgan.save_generator(path, g, name="unet", input={
-        "channels": 4, "merged": True, "gap": 2, "layerer": "coloring",
-        "normalization": Normalization(low=0.0, high=200.0, dtype="uint8").to_json()})
-    return path
 
 
 def plan(**over) -> SynthPlan:

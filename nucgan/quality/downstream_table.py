@@ -110,14 +110,16 @@ def check_out(out: Path) -> None:
 
 
 def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: PairPaths, test: PairPaths,
-           config: Any, data: dict[str, Any], log: Log) -> dict[str, Any] | None:
-    """Run (arm, seed) in a fresh process unless its result with the same key exists; the result or None."""
+           config: Any, data: dict[str, Any], log: Log) -> tuple[dict[str, Any] | None, bool]:
+    """Run (arm, seed) in a fresh process unless its result with the same key exists.
+
+    Returns (the result or None when the run failed, whether it was found on disk rather than run)."""
     key = run_key(segmenter, config, train, test, seed)
     target = result_path(out, arm, seed)
     if target.exists():
         done = json.loads(target.read_text())
         if done.get("key") == key:
-            return done
+            return done, True
         log(f"{target.name}: made with other settings or data; running it again")
     tag = f"{arm}_seed{seed}"
     spec = {"segmenter": segmenter, "arm": arm, "seed": seed, "key": key, "config": config_json(config),
@@ -136,8 +138,8 @@ def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: P
     if rc != 0 or not target.exists():
         tail = logfile.read_text(errors="replace").strip().splitlines()[-3:]
         log(f"{tag}: FAILED (exit {rc}); see {logfile}: " + " | ".join(tail))
-        return None
-    return json.loads(target.read_text())
+        return None, False
+    return json.loads(target.read_text()), False
 
 
 def run_one(spec_path: str | os.PathLike[str]) -> int:
@@ -253,16 +255,16 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     failed = []
     for k, (arm, seed) in enumerate(todo, start=1):
         started = time.perf_counter()
-        r = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log)
+        r, found = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log)
         ran = time.perf_counter() - started
         if r is None:
             failed.append(f"{arm} seed {seed}")
             continue
-        if ran > 5:  # a run, not a result found on disk
+        if not found:  # a run's time feeds the ETA; a result read from disk does not
             spent.append(ran)
         results[arm].append(r)
         log(f"[{k}/{len(todo)}] {arm} seed {seed}: F1@0.5 {r['f1_50']:.3f}, F1@0.7 {r['f1_70']:.3f}, "
-            f"PQ {r['pq_50']:.3f} ({r['seconds']['total']:.0f} s){'' if ran > 5 else ' (done before)'}; "
+            f"PQ {r['pq_50']:.3f} ({r['seconds']['total']:.0f} s){' (done before)' if found else ''}; "
             f"ETA {eta(spent, len(todo) - k)}")
     summarised = summary(results)
     from nucgan.atomic import atomic_path

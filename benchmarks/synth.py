@@ -62,7 +62,7 @@ def main() -> None:
         t = time.perf_counter()
         nucgan.synthesise(model, plan, out)
         dt = time.perf_counter() - t
-    print(f"synth: {args.count} pairs of 512 x 512 (density 150, gan sampler) in {dt:.1f} s = "
+    print(f"synth: {args.count} pairs of 512 x 512 (density 150, {plan.sampler} sampler) in {dt:.1f} s = "
           f"{args.count / dt:.2f} images/s")
     print(f"this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.big:

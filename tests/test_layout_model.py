@@ -158,9 +158,10 @@ def test_the_tissue_layout_draws_its_own_density_and_others_get_the_default(tmp_
     from nucgan.synth import DEFAULT_DENSITY, SynthPlan, with_density
 
     plan = SynthPlan(count=1)
-    assert plan.sampler == "gan" and plan.gap is None and plan.density is None and plan.nuclei is None
+    assert plan.sampler == "tissue" and plan.gap is None and plan.density is None and plan.nuclei is None
     tissue = SynthPlan(count=1, sampler="tissue")
     assert with_density(nucgan.create_sampler("tissue"), tissue).density is None  # drawn per image
+    assert with_density(nucgan.create_sampler("tissue"), plan).density is None  # the default draws its own
     assert with_density(nucgan.create_sampler("ellipse"), plan).density == DEFAULT_DENSITY
     assert with_density(nucgan.create_sampler("ellipse"), SynthPlan(count=1, nuclei=7)).density is None
 

@@ -142,3 +142,25 @@ def test_an_interrupted_run_resumes_and_the_manifest_lists_the_folder(model_file
     done = synthesise(model_file, plan(count=3), out)
     listed = {r["image"] for r in done["images"]} | {r["labels"] for r in done["images"]}
     assert done["complete"] and listed == {str(p.relative_to(out)) for p in out.rglob("*.tif")}
+
+
+def test_the_default_synth_lays_nuclei_out_like_tissue(model_file, tmp_path):
+    """No --sampler, --density or --gap: the layout model's per-image density, touching nuclei, border cuts."""
+    from typer.testing import CliRunner
+
+    from nucgan.cli.app import app
+    from nucgan.labelstats import image_stats
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["synth", "--model", str(model_file), "--count", "6", "--size", "256",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sampler"] == "tissue"
+    layouts = [tifffile.imread(out / r["labels"]) for r in manifest["images"]]
+    stats = [image_stats(lab) for lab in layouts]
+    touching = np.concatenate([s.touching for s in stats])
+    assert 0.05 < touching.mean() < 0.6  # real train: 26 %; the old default (gap 2): 0 %
+    assert len({s.nuclei for s in stats}) > 1  # a density drawn per image, not one fixed count
+    assert any((lab[0] > 0).any() or (lab[-1] > 0).any() or (lab[:, 0] > 0).any() or (lab[:, -1] > 0).any()
+               for lab in layouts)  # nuclei run off the border as in a real crop

@@ -10,6 +10,7 @@ import typer
 
 from nucgan.cli.output import err
 from nucgan.errors import InputError
+from nucgan.synth import DEFAULT_SAMPLER
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -39,7 +40,7 @@ def synth_command(
     gap: Optional[int] = typer.Option(None, help="Minimum background pixels between nuclei [the layout model's: its share of nuclei touch, the rest 1 px apart; 2 for a sampler without one]."),
     overlap: float = typer.Option(0.0, help="Allowed overlap, as a fraction of a nucleus's area (then gap is 0)."),
     region: Optional[Path] = typer.Option(None, "--placement-mask", "--region", help="Image (PNG/TIFF): place nuclei only where it is non-zero (--region: its old name)."),
-    sampler: str = typer.Option("gan", help="Mask sampler: gan, tissue (layout model learned from dsb2018-fluo/train: touching nuclei, border cuts, per-image size), bank, ellipse or a plugin's."),
+    sampler: str = typer.Option(DEFAULT_SAMPLER, help="Mask sampler: tissue (layout model learned from dsb2018-fluo/train: per-image density and size, touching nuclei, border cuts), gan, bank, ellipse or a plugin's."),
     border: Optional[str] = typer.Option(None, help="cut (nuclei run off the image, as in a real crop) or whole [cut with a layout model, whole otherwise]."),
     sampler_arg: list[str] = typer.Option([], help="Sampler kwarg key=value (repeatable), e.g. labels=lbl.tif for bank."),
     seed: int = typer.Option(0, help="Seed; the same seed reproduces identical files."),

@@ -9,8 +9,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from nucgan import plugins
+
+# Property tests draw the same examples on every run, so CI passes or fails on the code, not on the
+# draw; HYPOTHESIS_PROFILE=explore draws fresh examples (and remembers failures) while developing.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: The real DSB 2018 crop shipped with the tests (tests/data/dsb2018); NUCGAN_TEST_DATA overrides it.
 DATA = Path(os.environ.get("NUCGAN_TEST_DATA") or Path(__file__).resolve().parent / "data" / "dsb2018")

@@ -59,7 +59,15 @@ def check_layout(labels: np.ndarray, n: int, gap: int, inside: np.ndarray | None
 @given(n=st.integers(0, 40), gap=st.integers(0, 3), seed=st.integers(0, 2 ** 16),
        h=st.integers(60, 140), w=st.integers(60, 140), bars=st.booleans())
 def test_place_guarantees(n, gap, seed, h, w, bars):
-    labels = place(Disks(bars=bars), size=(h, w), nuclei=n, gap=gap, seed=seed)
+    # n disks of up to 11 px plus the gap fill at most 30 % of the canvas: they must fit. Beyond that a
+    # layout may not exist; then the refusal is an InputError that says how many were placed.
+    fits = n * (11 + gap) ** 2 <= 0.3 * h * w
+    try:
+        labels = place(Disks(bars=bars), size=(h, w), nuclei=n, gap=gap, seed=seed)
+    except InputError as e:
+        assert not fits, f"{n} nuclei with gap {gap} should fit on {h} x {w}: {e}"
+        assert f"on the {h} x {w} canvas" in str(e) and "did not fit" in str(e)
+        return
     assert labels.shape == (h, w)
     check_layout(labels, n, gap)
     assert np.array_equal(labels, place(Disks(bars=bars), size=(h, w), nuclei=n, gap=gap, seed=seed))

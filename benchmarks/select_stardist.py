@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if models:
         suffix = "" if args.layout == "bank" else f"-{args.layout}"
         name, why = choose(models, {label(c) + suffix: c for c in args.candidates.split(",") if c.strip()})
-        print(f"\nchosen default: {name} ({why})")
+        print(f"\nbest of these candidates on the held-out part: {name} ({why}); synth's default is DEFAULT_MODEL in nucgan/synth.py")
     (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0
 

@@ -11,7 +11,9 @@ Rows, each against the real dsb2018-fluo/train labels (the folder the layout mod
 - ``new-default``: the new `synth` default (sampler tissue: per-image density, size and touching,
   nuclei cut by the border), at the same sizes;
 - ``new-default-512``: the new default at `synth`'s default size, 512 x 512 (no real image has this
-  size; border cuts and counts there do not compare like for like).
+  size; border cuts and counts there do not compare like for like);
+- ``size-real``: `synth --size real`: each image the size of a real train image, drawn as synth draws
+  it (the default sampler, seed 0), so whole images compare like for like.
 
 Prints the table and writes report.json and report.txt. Only train is learned from; test is reported.
 ``--write-docs`` puts the committed report's table into docs/generation.md (no measuring).
@@ -49,6 +51,16 @@ def layouts(folder: Path, sizes: list[tuple[int, int]], sampler: str, **kwargs: 
         tifffile.imwrite(tmp, lab.astype(np.uint16))
         tmp.replace(path)
     return folder
+
+
+def real_sizes(count: int) -> list[tuple[int, int]]:
+    """The image sizes `nucgan synth --size real --count COUNT --seed 0` draws."""
+    import nucgan
+    from nucgan.synth import REAL_SIZE, SynthPlan
+
+    plan = SynthPlan(count=count, size=REAL_SIZE)
+    sizes = nucgan.create_sampler(plan.sampler).image_sizes()
+    return [plan.image_size(i, sizes) for i in range(count)]
 
 
 def markdown(report: dict) -> str:
@@ -89,7 +101,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA, help="dsb2018-fluo folder (train/, test/)")
     ap.add_argument("--work", type=Path, default=None, help="where the layouts go [a temporary folder]")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "layouts")
-    ap.add_argument("--count-512", type=int, default=200, help="layouts at 512 x 512")
+    ap.add_argument("--count-512", type=int, default=200, help="layouts at 512 x 512, and at real sizes")
     ap.add_argument("--write-docs", action="store_true", help="only write the committed table into the docs")
     args = ap.parse_args()
     if args.write_docs:
@@ -106,7 +118,8 @@ def main() -> None:
         work = args.work or Path(tmp)
         rows = [layouts(work / "old-default", sizes, "gan", density=150.0, gap=2),
                 layouts(work / "new-default", sizes, "tissue"),
-                layouts(work / "new-default-512", [(512, 512)] * args.count_512, "tissue")]
+                layouts(work / "new-default-512", [(512, 512)] * args.count_512, "tissue"),
+                layouts(work / "size-real", real_sizes(args.count_512), "tissue")]
         report = layout_report(train, [str(r) for r in rows], reference=test)
     for row in report["rows"]:  # name rows by what they are, not by the temporary folder
         row["name"] = "reference (test)" if row["reference"] else Path(row["name"]).name

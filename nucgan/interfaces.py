@@ -222,6 +222,11 @@ class SceneSampler(Sampler):
     def shapes(self, n: int, rng: np.random.Generator, scene: Scene | None = None) -> list[np.ndarray]:
         """``n`` random nucleus shapes of ``scene``'s size."""
 
+    def image_sizes(self) -> list[tuple[int, int]]:
+        """(H, W) of each real image the layout model learned from ([]: not known); ``synth --size real``
+        draws each image's size among them, so whole images (not only their nuclei) match the real folder."""
+        return []
+
 
 class TrainableSampler(Sampler):
     """A sampler that learns its shapes from real labels; ``nucgan train-masks --sampler NAME`` calls

@@ -21,6 +21,8 @@ DEFAULT_MODEL = "dsb2018-fluo-1x-k3"
 #: 0.803 against 0.693 with the old default ``gan`` (density 150, gap 2), same generator (the default model)
 DEFAULT_SAMPLER = "tissue"
 FORMATS = ("stardist", "cellpose", "plain")
+#: ``SynthPlan.size`` / ``--size real``: each image the size of a real image the layout model learned from
+REAL_SIZE = "real"
 #: the largest image side synth accepts; memory grows as side^2 (labels, image, layers, working copies)
 MAX_SIDE = 32768
 BYTES_PER_PIXEL = 48  # rough peak: int32 labels + float32 image + bool layers + layout/generation buffers
@@ -31,7 +33,7 @@ class SynthPlan:
     """What to synthesise; ``indices`` are this shard's image numbers out of ``count``."""
 
     count: int
-    size: tuple[int, int] = (512, 512)
+    size: tuple[int, int] | str = (512, 512)  # (H, W), or "real": per image a real image's size (REAL_SIZE)
     nuclei: int | None = None
     density: float | None = None
     gap: int | None = None  # None: the layout model's touching (2 for a sampler without scenes)
@@ -60,13 +62,14 @@ class SynthPlan:
     def validate(self) -> "SynthPlan":
         if self.count < 1:
             raise InputError(f"--count must be >= 1, got {self.count}")
-        if min(self.size) < 16:
-            raise InputError(f"--size must be at least 16 px, got {self.size}")
-        if max(self.size) > MAX_SIDE:
-            h, w = self.size
-            need = h * w * BYTES_PER_PIXEL / 2**30
-            raise InputError(f"--size {h} x {w} needs about {need:.1f} GiB ({BYTES_PER_PIXEL} bytes per px); "
-                             f"the limit is {MAX_SIDE} px per side")
+        if isinstance(self.size, str) and self.size != REAL_SIZE:
+            raise InputError(f"size must be (H, W) or {REAL_SIZE!r}, got {self.size!r}")
+        if self.size == REAL_SIZE:
+            if self.placement_mask is not None:
+                raise InputError("--size real draws each image's size; a --placement-mask has one fixed size: "
+                                 "give --size H x W with it")
+        else:
+            check_size(self.size)
         if self.nuclei is not None and self.nuclei < 1:
             raise InputError(f"--nuclei must be >= 1, got {self.nuclei}")
         if self.density is not None and not (np.isfinite(self.density) and self.density > 0):
@@ -86,16 +89,29 @@ class SynthPlan:
             check_precision(self.precision)
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.placement_mask is None and (self.nuclei is not None or self.density is not None):
-            from nucgan.layout import DENSITY_AREA, check_capacity
-
-            h, w = self.size
-            n = self.nuclei if self.nuclei is not None else int(round(self.density * h * w / DENSITY_AREA))
-            check_capacity(n, h, w, 0 if self.overlap or self.gap is None else self.gap, self.overlap)
+        if self.placement_mask is None and self.size != REAL_SIZE:
+            self.check_capacity(self.size)
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
             raise InputError(f"--shard {i}/{n}: expected i/n with 0 <= i < n")
         return self
+
+    def check_capacity(self, size: tuple[int, int]) -> None:
+        """Refuse, before any shape is drawn, a --nuclei or --density that a canvas of ``size`` cannot hold."""
+        if self.nuclei is None and self.density is None:
+            return
+        from nucgan.layout import DENSITY_AREA, check_capacity
+
+        h, w = size
+        n = self.nuclei if self.nuclei is not None else int(round(self.density * h * w / DENSITY_AREA))
+        check_capacity(n, h, w, 0 if self.overlap or self.gap is None else self.gap, self.overlap)
+
+    def image_size(self, index: int, sizes: list[tuple[int, int]]) -> tuple[int, int]:
+        """Image ``index``'s (H, W): the plan's, or with --size real one of ``sizes`` drawn by (seed, index)."""
+        if self.size != REAL_SIZE:
+            return tuple(self.size)  # type: ignore[return-value]
+        pick = np.random.SeedSequence([self.seed, index, 1]).generate_state(1)[0] % len(sizes)
+        return sizes[int(pick)]
 
     @property
     def indices(self) -> list[int]:
@@ -105,6 +121,33 @@ class SynthPlan:
     def image_seed(self, index: int) -> int:
         """A seed per image from (seed, index) alone, so shards and re-runs agree file by file."""
         return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """Refuse a side under 16 px, or over MAX_SIDE with the memory it would need."""
+    h, w = size
+    if min(h, w) < 16:
+        raise InputError(f"--size must be at least 16 px, got {h} x {w}")
+    if max(h, w) > MAX_SIDE:
+        need = h * w * BYTES_PER_PIXEL / 2**30
+        raise InputError(f"--size {h} x {w} needs about {need:.1f} GiB ({BYTES_PER_PIXEL} bytes per px); "
+                         f"the limit is {MAX_SIDE} px per side")
+
+
+def real_sizes(sampler: Any, plan: SynthPlan) -> list[tuple[int, int]]:
+    """The sizes --size real draws from (checked, with the plan's density, before any work); [] otherwise."""
+    if plan.size != REAL_SIZE:
+        return []
+    from nucgan.interfaces import SceneSampler
+
+    sizes = sampler.image_sizes() if isinstance(sampler, SceneSampler) else []
+    if not sizes:
+        raise InputError(f"--size real needs a layout model that knows its real images' sizes (--sampler tissue); "
+                         f"sampler {plan.sampler!r} has none: give --size N or H x W")
+    for size in sizes:
+        check_size(size)
+    plan.check_capacity(min(sizes, key=lambda s: s[0] * s[1]))
+    return sizes
 
 
 def paths(out: Path, fmt: str, name: str) -> tuple[Path, Path]:
@@ -135,9 +178,11 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         zm = load_model(model)
         sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
         plan = with_density(sampler, plan)
+        sizes = real_sizes(sampler, plan)
         settings = {
             "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
-            "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count, "size": list(plan.size),
+            "sampler_kwargs": plan.sampler_kwargs, "seed": plan.seed, "count": plan.count,
+            "size": plan.size if plan.size == REAL_SIZE else list(plan.size),
             "nuclei": plan.nuclei, "density": plan.density, "gap": plan.gap, "overlap": plan.overlap,
             "placement_mask": plan.placement_mask, "format": plan.fmt, "border": plan.border, "like": plan.like,
             "precision": plan.precision,
@@ -153,7 +198,8 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         written: list[Path] = []
         try:
             for done, index in enumerate(plan.indices, start=1):
-                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style))
+                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style,
+                                    size=plan.image_size(index, sizes)))
                 if progress:
                     progress(done, len(plan.indices))
         except BaseException:
@@ -233,7 +279,7 @@ def _reference_style(zm: Any, like: str | None) -> Any:
 
 
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
-         first: bool, like: Any = None) -> dict[str, Any]:
+         first: bool, size: tuple[int, int], like: Any = None) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
     from nucgan.generation import generate
     from nucgan.pictures import colour_labels, side_by_side, stretch
@@ -241,7 +287,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
     from nucgan.layout import place
 
     seed = plan.image_seed(index)
-    labels = place(sampler, size=plan.size, nuclei=plan.nuclei, density=plan.density,
+    labels = place(sampler, size=size, nuclei=plan.nuclei, density=plan.density,
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, placement_mask=region, seed=seed,
                    border=plan.border)
     image = generate(zm, labels, seed=seed, like=like,  # no reference: a training image's style, drawn by seed
@@ -253,4 +299,5 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
         picture = side_by_side([colour_labels(labels), stretch(image)])
         written.append(write_png(out / "preview.png", picture))
     return {"index": index, "seed": seed, "image": str(image_path.relative_to(out)),
-            "labels": str(label_path.relative_to(out)), "nuclei": int(len(np.unique(labels)) - 1)}
+            "labels": str(label_path.relative_to(out)), "nuclei": int(len(np.unique(labels)) - 1),
+            "size": list(labels.shape)}

@@ -164,3 +164,31 @@ def test_the_default_synth_lays_nuclei_out_like_tissue(model_file, tmp_path):
     assert len({s.nuclei for s in stats}) > 1  # a density drawn per image, not one fixed count
     assert any((lab[0] > 0).any() or (lab[-1] > 0).any() or (lab[:, 0] > 0).any() or (lab[:, -1] > 0).any()
                for lab in layouts)  # nuclei run off the border as in a real crop
+
+
+def test_size_h_by_w_and_real_sizes_from_the_layout_model(model_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from nucgan.cli.app import app
+
+    run = lambda *a: CliRunner().invoke(app, ["synth", "--model", str(model_file), *a])  # noqa: E731
+    result = run("--count", "1", "--size", "40x64", "--sampler", "ellipse", "--sampler-arg", "area=[60,0.2]", "--nuclei", "3", "--out", str(tmp_path / "hw"))
+    assert result.exit_code == 0, result.output
+    assert tifffile.imread(tmp_path / "hw" / "images" / "synth_0000.tif").shape == (40, 64)
+    result = run("--count", "3", "--size", "real", "--out", str(tmp_path / "real"))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "real" / "manifest.json").read_text())
+    real = set(nucgan.create_sampler("tissue").image_sizes())
+    assert manifest["size"] == "real" and len(real) > 3
+    for record in manifest["images"]:
+        shape = tifffile.imread(tmp_path / "real" / record["image"]).shape
+        assert shape == tuple(record["size"]) and shape in real  # each image a real image's size
+    # the same seed draws the same sizes; a sampler without real sizes, or a fixed-size mask, is refused first
+    assert SynthPlan(count=3, size="real").image_size(2, sorted(real)) == SynthPlan(count=3, size="real").image_size(2, sorted(real))
+    for args, message in [(["--sampler", "ellipse"], "--size real needs a layout model"),
+                          (["--placement-mask", str(tmp_path / "m.png")], "a --placement-mask has one fixed size")]:
+        result = run("--count", "1", "--size", "real", *args, "--out", str(tmp_path / "no"))
+        assert result.exit_code != 0 and message in str(result.exception), result.output
+        assert not (tmp_path / "no").exists()
+    result = run("--count", "1", "--size", "12x", "--out", str(tmp_path / "no"))
+    assert "--size must be N, HxW" in str(result.exception)

@@ -142,6 +142,9 @@ class TissueSampler(SceneSampler, TrainableSampler):
                      area=float(r["median_area"][i] * jit[1]), mean_area=float(r["mean_area"][i] * jit[1]),
                      touching=float(r["touching"][i]), source=i)
 
+    def image_sizes(self) -> list[tuple[int, int]]:
+        return [(int(h), int(w)) for h, w in zip(self.records["height"], self.records["width"])]
+
     def shapes(self, n: int, rng: np.random.Generator, scene: Scene | None = None) -> list[np.ndarray]:
         if scene is None:
             scene = self.scene(rng)

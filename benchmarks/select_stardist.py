@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="quick looks only")
     ap.add_argument("--synth-count", type=int, default=None, help="quick looks only")
     ap.add_argument("--max-train-images", type=int, default=None, help="quick looks only")
-    ap.add_argument("--layout", choices=("bank", "tissue", "gan"), default="bank",
-                    help="the synthetic arms' layouts: bank (the test table's), tissue (synth's layout model) "
+    ap.add_argument("--layout", choices=("bank", "tissue", "gan", "tissue-real"), default="bank",
+                    help="the synthetic arms' layouts: bank (the test table's), tissue (synth's layout model), tissue-real (the layout model at real image sizes, synth --size real) "
                          "or gan (synth's gan shape sampler at its default density and gap)")
     ap.add_argument("--no-baselines", action="store_true",
                     help="only the candidates' synthetic arms (more seeds for a close choice)")

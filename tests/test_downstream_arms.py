@@ -12,6 +12,7 @@ import nucgan
 from nucgan.errors import InputError
 from nucgan.quality.arms import synth_folder, synth_pairs
 from nucgan.quality.downstream_table import run_table
+from nucgan.synth import SynthPlan, real_sizes
 
 
 
@@ -37,8 +38,18 @@ def test_each_layout_makes_the_synth_set_it_names(model_file, train_pairs, tmp_p
     assert again == folder  # cached: a rerun generates nothing
 
 
+def test_the_tissue_real_layout_makes_one_image_per_real_train_image_at_real_sizes(model_file, train_pairs, tmp_path):
+    folder, record = synth_folder(tmp_path, train_pairs, str(model_file), 64, None, log=lambda m: None,
+                                  layout="tissue-real")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sampler"] == "tissue" and manifest["size"] == "real" and record["size"] == "real"
+    assert len(manifest["images"]) == len(train_pairs) == record["count"]  # as many images as the real arm
+    sizes = {tuple(s) for s in real_sizes(nucgan.create_sampler("tissue"), SynthPlan(count=1, size="real"))}
+    assert all(tuple(r["size"]) in sizes for r in manifest["images"])
+
+
 def test_an_unknown_layout_is_refused_before_any_work(model_file, train_pairs, tmp_path):
-    with pytest.raises(InputError, match="--layout must be one of bank, tissue, gan"):
+    with pytest.raises(InputError, match="--layout must be one of bank, tissue, gan, tissue-real"):
         run_table(tmp_path / "train", tmp_path / "test", str(model_file), tmp_path / "out", layout="grid")
     assert not (tmp_path / "out").exists()
 

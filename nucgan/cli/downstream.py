@@ -27,7 +27,7 @@ def downstream_command(
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per run [the segmenter's fixed budget; change only for quick looks]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads per run [the segmenter config's]."),
     python: Optional[str] = typer.Option(None, "--python", help="Interpreter that runs each arm (one with StarDist) [this one]."),
-    layout: str = typer.Option("bank", "--layout", help="Synthetic layouts: bank (real train shapes at the train density, 2 px apart) tissue (synth's layout model: touching nuclei, border cuts) or gan (synth's gan shape sampler at its default density and gap)."),
+    layout: str = typer.Option("bank", "--layout", help="Synthetic layouts: bank (real train shapes at the train density, 2 px apart) tissue (synth's layout model: touching nuclei, border cuts) gan (synth's gan shape sampler at its default density and gap) or tissue-real (the layout model at real image sizes, synth --size real; one image per real train image)."),
 ) -> None:
     """Downstream test: nucgan downstream --data dsb2018-fluo --segmenter stardist --out ds/"""
     from nucgan.cli.evaluate import parse_seeds

@@ -104,8 +104,9 @@ def read_masks(pairs: PairPaths) -> list[np.ndarray]:
 #: how the synthetic arms lay nuclei out: ``bank`` (the real train nuclei's shapes at the train density,
 #: 2 px apart, whole: issue 11's arms), ``tissue`` (synth's layout model: per-image density and size,
 #: touching nuclei, nuclei cut by the border) or ``gan`` (synth's ``gan`` shape sampler at its default
-#: density and gap: what ``nucgan synth`` drew before the layout model)
-LAYOUTS = ("bank", "tissue", "gan")
+#: density and gap: what ``nucgan synth`` drew before the layout model), or ``tissue-real`` (the layout model
+#: with ``synth --size real``: each image a real train image's size, one per real train image)
+LAYOUTS = ("bank", "tissue", "gan", "tissue-real")
 
 
 def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int | None,
@@ -115,12 +116,17 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
 
     masks = read_masks(train)
     density, _, pixels = density_per_512(masks)
+    if layout == "tissue-real":  # sizes drawn among the real images': as many images as the real arm has
+        count = count or len(train)
     count = count or max(1, round(pixels / size ** 2))
     bank = out / "data" / f"bank-{digest([m for _, m in train])}.tif"
     if not bank.exists():
         with atomic_path(bank) as tmp:
             tifffile.imwrite(tmp, bank_image(masks), compression="zlib")
-    if layout in ("tissue", "gan"):
+    if layout == "tissue-real":
+        args = ["--count", str(count), "--size", "real", "--sampler", "tissue", "--seed", str(SYNTH_SEED),
+                "--model", model]
+    elif layout in ("tissue", "gan"):
         args = ["--count", str(count), "--size", str(size), "--sampler", layout, "--seed", str(SYNTH_SEED),
                 "--model", model]
     else:
@@ -137,7 +143,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
         log(f"{folder}: {len(missing)} of the manifest's files are missing (first: {missing[0]}); generating the set again")
     shutil.rmtree(folder, ignore_errors=True)  # a killed or damaged generation: start over
     cmd = [sys.executable, "-m", "nucgan", "synth", *args, "--out", str(folder)]
-    log(f"generating {count} synthetic pairs of {size} px (density {density:.2f} / 512^2): {shlex.join(cmd)}")
+    log(f"generating {count} synthetic pairs of {'real sizes' if layout == 'tissue-real' else f'{size} px'} (density {density:.2f} / 512^2): {shlex.join(cmd)}")
     started = time.perf_counter()
     rc = subprocess.run(cmd).returncode  # its progress and messages reach the terminal as they come
     if rc != 0:
@@ -148,7 +154,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     manifest = json.loads((folder / "manifest.json").read_text())
     record = {"key": key, "command": shlex.join(cmd), "seconds": round(time.perf_counter() - started, 1),
               "model": manifest["model"], "model_sha256": manifest.get("model_sha256"), "count": count,
-              "size": size, "density_per_512": round(density, 2), "bank_sha256": bank_sha, "layout": layout,
+              "size": "real" if layout == "tissue-real" else size, "density_per_512": round(density, 2), "bank_sha256": bank_sha, "layout": layout,
               "nuclei": sum(r["nuclei"] for r in manifest["images"])}
     write_json(record_path, record)
     log(f"  {record['nuclei']} nuclei in {record['seconds']:.0f} s")

@@ -1,4 +1,4 @@
-"""How real are de novo layouts? `nucgan masks report` figures for the old and the new `synth` defaults.
+"""How real are de novo layouts? `nucgan masks report` figures for the old and the current `synth` defaults.
 
     python benchmarks/layouts.py                        # writes benchmarks/results/layouts/
     python benchmarks/layouts.py --work /tmp/layouts    # keep the label images (resumable)
@@ -8,12 +8,12 @@ Rows, each against the real dsb2018-fluo/train labels (the folder the layout mod
 - ``reference``: dsb2018-fluo/test, real against real: how far two real samples lie apart;
 - ``old-default``: the old `synth` default (sampler gan, density 150, gap 2), one layout per train
   image at that image's size (so border cuts and counts compare with real images of the same size);
-- ``new-default``: the new `synth` default (sampler tissue: per-image density, size and touching,
-  nuclei cut by the border), at the same sizes;
-- ``new-default-512``: the new default at `synth`'s default size, 512 x 512 (no real image has this
-  size; border cuts and counts there do not compare like for like);
-- ``size-real``: `synth --size real`: each image the size of a real train image, drawn as synth draws
-  it (the default sampler, seed 0), so whole images compare like for like.
+- ``tissue-train-sizes``: the layout model (sampler tissue: per-image density, size and touching,
+  nuclei cut by the border), one layout per train image at that image's size;
+- ``tissue-512``: the layout model at 512 x 512, `synth --size 512` (no real image has this size;
+  border cuts and counts there do not compare like for like);
+- ``default``: `synth`'s defaults (sampler tissue, and without --size each image the size of a real
+  train image, drawn as synth draws it, seed 0), so whole images compare like for like.
 
 Prints the table and writes report.json and report.txt. Only train is learned from; test is reported.
 ``--write-docs`` puts the committed report's table into docs/generation.md (no measuring).
@@ -54,13 +54,13 @@ def layouts(folder: Path, sizes: list[tuple[int, int]], sampler: str, **kwargs: 
 
 
 def real_sizes(count: int) -> list[tuple[int, int]]:
-    """The image sizes `nucgan synth --size real --count COUNT --seed 0` draws."""
+    """The image sizes `nucgan synth --count COUNT --seed 0` draws (the default sampler, no --size: real sizes)."""
     import nucgan
-    from nucgan.synth import REAL_SIZE, SynthPlan
+    from nucgan.synth import SynthPlan, with_size
 
-    plan = SynthPlan(count=count, size=REAL_SIZE)
-    sizes = nucgan.create_sampler(plan.sampler).image_sizes()
-    return [plan.image_size(i, sizes) for i in range(count)]
+    sampler = nucgan.create_sampler(SynthPlan(count=count).sampler)
+    plan = with_size(sampler, SynthPlan(count=count))
+    return [plan.image_size(i, sampler.image_sizes()) for i in range(count)]
 
 
 def markdown(report: dict) -> str:
@@ -117,9 +117,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         rows = [layouts(work / "old-default", sizes, "gan", density=150.0, gap=2),
-                layouts(work / "new-default", sizes, "tissue"),
-                layouts(work / "new-default-512", [(512, 512)] * args.count_512, "tissue"),
-                layouts(work / "size-real", real_sizes(args.count_512), "tissue")]
+                layouts(work / "tissue-train-sizes", sizes, "tissue"),
+                layouts(work / "tissue-512", [(512, 512)] * args.count_512, "tissue"),
+                layouts(work / "default", real_sizes(args.count_512), "tissue")]
         report = layout_report(train, [str(r) for r in rows], reference=test)
     for row in report["rows"]:  # name rows by what they are, not by the temporary folder
         row["name"] = "reference (test)" if row["reference"] else Path(row["name"]).name

@@ -23,6 +23,10 @@ DEFAULT_SAMPLER = "tissue"
 FORMATS = ("stardist", "cellpose", "plain")
 #: ``SynthPlan.size`` / ``--size real``: each image the size of a real image the layout model learned from
 REAL_SIZE = "real"
+#: the image size without --size for a sampler that knows no real image sizes (or with a placement mask); a
+#: layout model's default is REAL_SIZE: held-out StarDist F1@0.5 0.797 vs 0.803 at 512 (a tie), F1@0.7 0.513 vs
+#: 0.490, and only real sizes match nuclei per image (benchmarks/select_stardist.py --layout tissue-real)
+DEFAULT_SIZE = (512, 512)
 #: the largest image side synth accepts; memory grows as side^2 (labels, image, layers, working copies)
 MAX_SIDE = 32768
 BYTES_PER_PIXEL = 48  # rough peak: int32 labels + float32 image + bool layers + layout/generation buffers
@@ -33,7 +37,9 @@ class SynthPlan:
     """What to synthesise; ``indices`` are this shard's image numbers out of ``count``."""
 
     count: int
-    size: tuple[int, int] | str = (512, 512)  # (H, W), or "real": per image a real image's size (REAL_SIZE)
+    #: (H, W), or "real": per image a real image's size (REAL_SIZE); None: "real" with a layout model that
+    #: knows its images' sizes and no placement mask, DEFAULT_SIZE otherwise (resolved by with_size)
+    size: tuple[int, int] | str | None = None
     nuclei: int | None = None
     density: float | None = None
     gap: int | None = None  # None: the layout model's touching (2 for a sampler without scenes)
@@ -58,6 +64,8 @@ class SynthPlan:
             if self.placement_mask is None:
                 self.placement_mask = self.region
             self.region = None
+        if self.size is None and self.placement_mask is not None:
+            self.size = DEFAULT_SIZE  # a placement mask has one fixed size
 
     def validate(self) -> "SynthPlan":
         if self.count < 1:
@@ -68,7 +76,7 @@ class SynthPlan:
             if self.placement_mask is not None:
                 raise InputError("--size real draws each image's size; a --placement-mask has one fixed size: "
                                  "give --size H x W with it")
-        else:
+        elif self.size is not None:
             check_size(self.size)
         if self.nuclei is not None and self.nuclei < 1:
             raise InputError(f"--nuclei must be >= 1, got {self.nuclei}")
@@ -89,7 +97,7 @@ class SynthPlan:
             check_precision(self.precision)
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.placement_mask is None and self.size != REAL_SIZE:
+        if self.placement_mask is None and self.size not in (REAL_SIZE, None):
             self.check_capacity(self.size)
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
@@ -108,6 +116,8 @@ class SynthPlan:
 
     def image_size(self, index: int, sizes: list[tuple[int, int]]) -> tuple[int, int]:
         """Image ``index``'s (H, W): the plan's, or with --size real one of ``sizes`` drawn by (seed, index)."""
+        if self.size is None:
+            raise ValueError("SynthPlan.size is unresolved: pass the plan through with_size(sampler, plan) first")
         if self.size != REAL_SIZE:
             return tuple(self.size)  # type: ignore[return-value]
         pick = np.random.SeedSequence([self.seed, index, 1]).generate_state(1)[0] % len(sizes)
@@ -177,7 +187,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
     with output_folder(out):
         zm = load_model(model)
         sampler = create_sampler(plan.sampler, **plan.sampler_kwargs)
-        plan = with_density(sampler, plan)
+        plan = with_size(sampler, with_density(sampler, plan))
         sizes = real_sizes(sampler, plan)
         settings = {
             "nucgan_synth": 1, "model": zm.name, "model_sha256": zm.info.sha256, "sampler": plan.sampler,
@@ -229,6 +239,26 @@ def with_density(sampler: Any, plan: SynthPlan) -> SynthPlan:
     if plan.nuclei is None and plan.density is None and not isinstance(sampler, SceneSampler):
         return dataclasses.replace(plan, density=DEFAULT_DENSITY)
     return plan
+
+
+def with_size(sampler: Any, plan: SynthPlan) -> SynthPlan:
+    """``plan`` with its default size resolved: real image sizes where ``sampler`` knows them, else DEFAULT_SIZE.
+
+    Real sizes are the default because no fixed canvas matches real nuclei per image and border cuts at
+    once (benchmarks/layout_weighting.py); a fixed size given by the user is checked against the density here.
+    """
+    import dataclasses
+
+    from nucgan.interfaces import SceneSampler
+
+    if plan.size is not None:
+        return plan
+    knows_sizes = isinstance(sampler, SceneSampler) and bool(sampler.image_sizes())
+    if knows_sizes and plan.placement_mask is None:
+        return dataclasses.replace(plan, size=REAL_SIZE)
+    resolved = dataclasses.replace(plan, size=DEFAULT_SIZE)
+    resolved.check_capacity(DEFAULT_SIZE)
+    return resolved
 
 
 def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:

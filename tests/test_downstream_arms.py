@@ -54,6 +54,13 @@ def test_an_unknown_layout_is_refused_before_any_work(model_file, train_pairs, t
     assert not (tmp_path / "out").exists()
 
 
+def test_a_synth_size_with_real_size_layouts_is_refused_not_ignored(model_file, tmp_path):
+    with pytest.raises(InputError, match="--synth-size 256 cannot apply with --layout tissue-real"):
+        run_table(tmp_path / "train", tmp_path / "test", str(model_file), tmp_path / "out", layout="tissue-real",
+                  synth_size=256)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_synth_set_with_missing_files_is_made_again_not_used_short(model_file, train_pairs, tmp_path):
     folder, _ = synth_folder(tmp_path, train_pairs, str(model_file), 64, 3, log=lambda m: None, layout="bank")
     (folder / "images" / "synth_0001.tif").unlink()  # e.g. a second run cleared the folder while this one wrote

@@ -166,6 +166,25 @@ def test_the_default_synth_lays_nuclei_out_like_tissue(model_file, tmp_path):
                for lab in layouts)  # nuclei run off the border as in a real crop
 
 
+def test_without_size_synth_draws_real_sizes_with_a_layout_model_and_512_otherwise(model_file, tmp_path):
+    """The default size: real image sizes where the sampler knows them (nuclei per image as in real images)."""
+    from nucgan.synth import DEFAULT_SIZE, REAL_SIZE, with_size
+
+    tissue, ellipse = nucgan.create_sampler("tissue"), nucgan.create_sampler("ellipse")
+    assert with_size(tissue, SynthPlan(count=1)).size == REAL_SIZE
+    assert with_size(ellipse, SynthPlan(count=1, nuclei=3)).size == DEFAULT_SIZE
+    assert SynthPlan(count=1, placement_mask="m.png").size == DEFAULT_SIZE  # a mask has one fixed size
+    assert with_size(tissue, SynthPlan(count=1, size=(64, 80))).size == (64, 80)  # given: kept
+    with pytest.raises(nucgan.InputError, match="cannot hold|canvas"):  # the default 512 is checked as well
+        with_size(ellipse, SynthPlan(count=1, nuclei=300_000))
+    manifest = synthesise(model_file, SynthPlan(count=2, seed=3), tmp_path / "real")
+    real = set(tissue.image_sizes())
+    assert manifest["size"] == REAL_SIZE and all(tuple(r["size"]) in real for r in manifest["images"])
+    manifest = synthesise(model_file, SynthPlan(count=1, sampler="ellipse", nuclei=3,
+                                                sampler_kwargs={"area": [60, 0.2]}), tmp_path / "fixed")
+    assert manifest["size"] == list(DEFAULT_SIZE)
+
+
 def test_size_h_by_w_and_real_sizes_from_the_layout_model(model_file, tmp_path):
     from typer.testing import CliRunner
 

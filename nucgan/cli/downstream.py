@@ -22,7 +22,7 @@ def downstream_command(
     arms: str = typer.Option(",".join(("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")), "--arms", help="Comma list of arms."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Segmenter seeds, comma-separated; figures are mean ± sd over them."),
     max_train_images: Optional[int] = typer.Option(None, "--max-train-images", help="A seeded subset of the real train images (quick runs)."),
-    synth_size: int = typer.Option(512, "--synth-size", help="Side of each synthetic image in px."),
+    synth_size: Optional[int] = typer.Option(None, "--synth-size", help="Side of each synthetic image in px [512; not with --layout tissue-real, whose images take real sizes]."),
     synth_count: Optional[int] = typer.Option(None, "--synth-count", help="Synthetic images [as many pixels as the real train images]."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per run [the segmenter's fixed budget; change only for quick looks]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads per run [the segmenter config's]."),

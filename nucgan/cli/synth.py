@@ -48,7 +48,7 @@ def synth_command(
     output: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-fluo-1x-k3, chosen by StarDist F1 on held-out train images]."),
     count: int = typer.Option(4, help="Number of image/label pairs."),
-    size: str = typer.Option("512", help="Image size: N (N x N px), HxW (e.g. 520x696), or real: each image the size of a real image the layout model learned from (--sampler tissue: whole images, not only their nuclei, like the real folder)."),
+    size: Optional[str] = typer.Option(None, help="Image size: N (N x N px), HxW (e.g. 520x696), or real: each image the size of a real image the layout model learned from, so nuclei per image and border cuts match the real folder [real with a layout model (the default tissue sampler), 512 otherwise or with a placement mask]."),
     density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [the layout model's, per image; 150 for a sampler without one]."),
     nuclei: Optional[int] = typer.Option(None, help="Nuclei per image (instead of --density)."),
     gap: Optional[int] = typer.Option(None, help="Minimum background pixels between nuclei [the layout model's: its share of nuclei touch, the rest 1 px apart; 2 for a sampler without one]."),
@@ -73,7 +73,7 @@ def synth_command(
 
     if density is None and nuclei is None and not _has_layout_model(sampler):
         density = 150.0
-    plan = SynthPlan(count=count, size=parse_size(size), nuclei=nuclei, density=density, gap=0 if overlap else gap,
+    plan = SynthPlan(count=count, size=parse_size(size) if size is not None else None, nuclei=nuclei, density=density, gap=0 if overlap else gap,
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
                      shard=parse_shard(shard), border=border, like=str(like) if like else None,

@@ -28,6 +28,7 @@ SEGMENTERS = ("builtin", "stardist")
 FORMAT = "nucgan-downstream/1"
 SUBSET_SEED = 0  # --max-train-images draws its subset of the real train pairs with this seed
 SCORES = ("f1_50", "f1_70", "pq_50")
+DEFAULT_SYNTH_SIZE = 512  # px per side of each synthetic image, for the layouts drawn on a fixed canvas
 Log = Callable[[str], None]
 
 
@@ -207,7 +208,7 @@ def eta(seconds: list[float], left: int) -> str:
 
 def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, segmenter: str = "builtin",
               arms: Sequence[str] = ARMS, seeds: Sequence[int] = (0, 1, 2), max_train_images: int | None = None,
-              synth_size: int = 512, synth_count: int | None = None, steps: int | None = None,
+              synth_size: int | None = None, synth_count: int | None = None, steps: int | None = None,
               threads: int | None = None, python: str | None = None, command: str = "",
               log: Log = print, layout: str = "bank") -> dict[str, Any]:
     """Prepare every arm's data, run every (arm, seed) not done yet; the summary, also written to ``out``.
@@ -226,6 +227,10 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
         raise InputError(f"downstream: --max-train-images must be at least 2, got {max_train_images}")
     if layout not in LAYOUTS:
         raise InputError(f"downstream: --layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "tissue-real" and synth_size is not None:
+        raise InputError(f"downstream: --synth-size {synth_size} cannot apply with --layout tissue-real, whose "
+                         "synthetic images take the real train images' sizes; leave it out or pick another layout")
+    synth_size = DEFAULT_SYNTH_SIZE if synth_size is None else synth_size
     if synth_size < 128 or (synth_count is not None and synth_count < 1):
         raise InputError("downstream: --synth-size must be at least 128 and --synth-count at least 1")
     config = segmenter_config(segmenter, steps, threads)
@@ -244,7 +249,8 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     keep_out_of_git(out)
     settings = {"format": FORMAT, "segmenter": segmenter, "config": config_json(config), "model": model,
                 "train_folder": str(train_folder), "test_folder": str(test_folder), "arms": list(arms),
-                "seeds": list(seeds), "max_train_images": max_train_images, "synth_size": synth_size, "layout": layout,
+                "seeds": list(seeds), "max_train_images": max_train_images,
+                "synth_size": "real" if layout == "tissue-real" else synth_size, "layout": layout,
                 "synth_count": synth_count, "python": python, "command": command}
     write_json(out / "downstream.json", settings)
     pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,

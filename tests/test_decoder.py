@@ -13,9 +13,9 @@ import nucgan
 from nucgan.errors import InputError
 from nucgan.inputs import InputSettings
 from nucgan.modelfile import FORMAT, load_generator, save_generator
-from nucgan_builtins.generators._layers import ShuffleConv, keras_init_
+from nucgan_builtins.generators._layers import HEAD_WIDTH, ConvBilinear, ConvBilinearHead, ShuffleConv, keras_init_
 
-MODES = ("transpose", "resize", "bilinear", "shuffle")
+MODES = ("transpose", "resize", "bilinear", "shuffle", "conv-bilinear")
 SMALL = {  # name -> small kwargs and an input size (H, W) that is a multiple of its size_multiple, not square
     "unetpp": ({"filters": 2, "levels": 2}, (24, 40)),
     "timm-unet": ({"encoder": "test_resnet", "filters": 2}, (64, 32)),
@@ -30,10 +30,12 @@ def _masks(b: int, c: int, h: int, w: int) -> torch.Tensor:
 def _upsamplers(g: nn.Module) -> dict[str, int]:
     """How many layers of each upsampling kind ``g`` holds."""
     mods = list(g.modules())
+    inner = {id(m[1]) for m in mods if isinstance(m, (ConvBilinear, ConvBilinearHead))}  # not a ResizeConv's resize
     return {"transpose": sum(isinstance(m, nn.ConvTranspose2d) for m in mods),
             "resize": sum(isinstance(m, nn.Upsample) and m.mode == "nearest" for m in mods),
-            "bilinear": sum(isinstance(m, nn.Upsample) and m.mode == "bilinear" for m in mods),
-            "shuffle": sum(isinstance(m, ShuffleConv) for m in mods)}
+            "bilinear": sum(isinstance(m, nn.Upsample) and m.mode == "bilinear" and id(m) not in inner for m in mods),
+            "shuffle": sum(isinstance(m, ShuffleConv) for m in mods),
+            "conv-bilinear": len(inner)}
 
 
 CASES = [(name, k, mode) for name in ("unetpp", "unet") for k in (3, 4) for mode in MODES]  # odd and even kernels
@@ -74,7 +76,7 @@ def test_an_unknown_upsample_names_the_setting_and_the_choices(name: str) -> Non
     kwargs = {"stage": "unetpp", "stage_kwargs": {"upsample": "cubic"}} if name == "chain2" else {"upsample": "cubic"}
     owner = "unetpp" if name == "chain2" else name
     with pytest.raises(InputError, match=rf"^{owner}: upsample must be one of transpose, resize, bilinear, "
-                                         r"shuffle, got 'cubic'$"):
+                                         r"shuffle, conv-bilinear, got 'cubic'$"):
         nucgan.create_generator(name, **kwargs)
     with pytest.raises(InputError, match="upsample must be one of"):
         nucgan.create_generator("unetpp", upsample=2)
@@ -148,3 +150,10 @@ def test_a_constant_input_paints_a_constant_interior_only_without_transposed_con
         y = g(torch.ones(1, 2, 128, 128))[0, 0, 48:80, 48:80]
     spread = float(y.max() - y.min())
     assert (spread < 1e-5) if flat else (spread > 1e-3), spread
+
+
+def test_a_conv_bilinear_head_carries_few_channels_to_full_size_and_ends_in_a_convolution() -> None:
+    g = nucgan.create_generator("unet", in_channels=3, filters=8, levels=2, upsample="conv-bilinear")
+    assert isinstance(g.head, ConvBilinearHead) and isinstance(g.head[-1], nn.Conv2d)
+    assert g.head[0].out_channels == HEAD_WIDTH < 2 * 8 and g.head[-1].bias is not None
+    assert all(isinstance(block[0], ConvBilinear) for block in g.decoder)

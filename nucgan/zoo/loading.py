@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -27,9 +28,12 @@ class ZooModel:
     manifest: dict[str, Any] | None
     path: Path
 
-    @property
+    @cached_property
     def input(self) -> "InputSettings":
-        """How inputs must be prepared (layering, tile) and output mapped back to intensities: the model's settings."""
+        """How inputs must be prepared (layering, tile) and output mapped back to intensities: the model's settings.
+
+        Parsed once: a generalist's manifest lists every training image's style and percentiles.
+        """
         from nucgan.inputs import InputSettings
 
         if self.manifest:

@@ -19,7 +19,12 @@ whose kernel overlaps unevenly and leaves a checkerboard (Odena et al. 2016); ``
 nearest neighbour then applies a 'same' convolution, ``bilinear`` likewise with bilinear
 interpolation; ``shuffle`` convolves to 4x the channels and
 rearranges them with PixelShuffle (Shi et al. 2016), its weights ICNR-initialised (Aitken et al. 2017)
-so it starts out as nearest-neighbour upsampling of one convolution. All three map H -> 2 H.
+so it starts out as nearest-neighbour upsampling of one convolution; ``conv-bilinear`` convolves at the
+input resolution, then doubles bilinearly: the cost of a transposed convolution (a quarter of
+``bilinear``'s, which convolves at the doubled size) and no checkerboard. Its head (the last 2x step,
+to the image) convolves to :data:`HEAD_WIDTH` channels, doubles them bilinearly, then LeakyReLU and a
+'same' convolution at the image's size, so the image does not end in an interpolation (no pixel-level
+detail) yet few channels travel at full size. All map H -> 2 H.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ def up_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.ConvTranspose
 
 
 #: the ways a decoder can double its size; ``transpose`` is the paper's
-UPSAMPLE_MODES = ("transpose", "resize", "bilinear", "shuffle")
+UPSAMPLE_MODES = ("transpose", "resize", "bilinear", "shuffle", "conv-bilinear")
 
 
 class ResizeConv(nn.Sequential):
@@ -91,6 +96,27 @@ class ResizeConv(nn.Sequential):
         resize = nn.Upsample(scale_factor=2, mode=interpolation, **({} if interpolation == "nearest" else
                                                                      {"align_corners": False}))
         super().__init__(resize, same_conv(cin, cout, k, bias=bias))
+
+
+class ConvBilinear(nn.Sequential):
+    """A 'same' convolution at the input size, then a 2x bilinear resize: a transposed convolution's cost, no checkerboard."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = False) -> None:
+        super().__init__(same_conv(cin, cout, k, bias=bias),
+                         nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+
+
+#: channels a conv-bilinear head carries to the image's size (a bilinear head carries all of them)
+HEAD_WIDTH = 8
+
+
+class ConvBilinearHead(nn.Sequential):
+    """The conv-bilinear head: convolution to a few channels, bilinear 2x, LeakyReLU, convolution at full size."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = True) -> None:
+        width = min(HEAD_WIDTH, cin)
+        super().__init__(same_conv(cin, width, k), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                         leaky_relu(), same_conv(width, cout, k, bias=bias))
 
 
 class ShuffleConv(nn.Sequential):
@@ -110,8 +136,11 @@ class ShuffleConv(nn.Sequential):
                 conv.bias.zero_()
 
 
-def upsample_conv(cin: int, cout: int, k: int, mode: str = "transpose", bias: bool = False) -> nn.Module:
-    """A 2x upsampling layer (H -> 2 H) built the ``mode`` way: transpose, resize, bilinear or shuffle."""
+def upsample_conv(cin: int, cout: int, k: int, mode: str = "transpose", bias: bool = False,
+                  head: bool = False) -> nn.Module:
+    """A 2x upsampling layer (H -> 2 H) built the ``mode`` way (``head``: the step to the image, see the module doc)."""
+    if mode == "conv-bilinear":
+        return ConvBilinearHead(cin, cout, k, bias=bias) if head else ConvBilinear(cin, cout, k, bias=bias)
     if mode == "transpose":
         return up_conv(cin, cout, k, bias=bias)
     if mode in ("resize", "bilinear"):

@@ -8,7 +8,8 @@ encoder feature of the same size (decoder output first). Head: a transposed conv
 
 ``upsample`` (not the paper's) replaces every transposed convolution, the head's included, with
 ``bilinear`` or ``resize`` (bilinear or nearest-neighbour resize, then a convolution) or ``shuffle``
-(PixelShuffle, ICNR init), which leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
+(PixelShuffle, ICNR init) or ``conv-bilinear`` (convolution, then bilinear resize: a quarter of
+``bilinear``'s cost; its head carries 8 channels to full size), which leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
 parameter counts hold; ``config()`` names ``upsample`` only when it is not ``transpose``, so the
 paper models' configs are as they always were.
 """
@@ -60,7 +61,7 @@ class UNet(Generator):
                 block.append(nn.Dropout(self.dropout))
             block.append(leaky_relu())
             self.decoder.append(nn.Sequential(*block))
-        self.head = upsample_conv(2 * widths[0], self.out_channels, k, self.upsample, bias=True)
+        self.head = upsample_conv(2 * widths[0], self.out_channels, k, self.upsample, bias=True, head=True)
         self.activation = create_activation(self.activation_name)
         keras_init_(self)
 

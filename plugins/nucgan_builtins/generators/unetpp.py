@@ -69,7 +69,7 @@ class UNetPP(Generator):
                 self.node[f"{i}_{j}"] = nn.Sequential(same_conv((j + 1) * widths[i], widths[i], k),
                                                       batch_norm(widths[i]), leaky_relu())
         n_heads = n if self.deep_supervision else 1
-        self.heads = nn.ModuleList([upsample_conv(widths[0], self.out_channels, k, self.upsample, bias=True)
+        self.heads = nn.ModuleList([upsample_conv(widths[0], self.out_channels, k, self.upsample, bias=True, head=True)
                                     for _ in range(n_heads)])
         self.activation = create_activation(self.activation_name)
         keras_init_(self)

@@ -253,8 +253,7 @@ def with_size(sampler: Any, plan: SynthPlan) -> SynthPlan:
 
     if plan.size is not None:
         return plan
-    knows_sizes = isinstance(sampler, SceneSampler) and bool(sampler.image_sizes())
-    if knows_sizes and plan.placement_mask is None:
+    if isinstance(sampler, SceneSampler) and sampler.image_sizes():  # a placement mask set DEFAULT_SIZE already
         return dataclasses.replace(plan, size=REAL_SIZE)
     resolved = dataclasses.replace(plan, size=DEFAULT_SIZE)
     resolved.check_capacity(DEFAULT_SIZE)

@@ -89,12 +89,16 @@ def up_conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.ConvTranspose
 UPSAMPLE_MODES = ("transpose", "resize", "bilinear", "shuffle", "conv-bilinear")
 
 
+def bilinear_2x() -> nn.Upsample:
+    """A 2x bilinear resize (``align_corners=False``), as every bilinear decoder step uses it."""
+    return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+
+
 class ResizeConv(nn.Sequential):
     """A 2x resize (``nearest`` or ``bilinear``) then a 'same' convolution: no uneven kernel overlap, no checkerboard."""
 
     def __init__(self, cin: int, cout: int, k: int, bias: bool = False, interpolation: str = "nearest") -> None:
-        resize = nn.Upsample(scale_factor=2, mode=interpolation, **({} if interpolation == "nearest" else
-                                                                     {"align_corners": False}))
+        resize = nn.Upsample(scale_factor=2, mode="nearest") if interpolation == "nearest" else bilinear_2x()
         super().__init__(resize, same_conv(cin, cout, k, bias=bias))
 
 
@@ -102,8 +106,7 @@ class ConvBilinear(nn.Sequential):
     """A 'same' convolution at the input size, then a 2x bilinear resize: a transposed convolution's cost, no checkerboard."""
 
     def __init__(self, cin: int, cout: int, k: int, bias: bool = False) -> None:
-        super().__init__(same_conv(cin, cout, k, bias=bias),
-                         nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+        super().__init__(same_conv(cin, cout, k, bias=bias), bilinear_2x())
 
 
 #: channels a conv-bilinear head carries to the image's size (a bilinear head carries all of them)
@@ -115,8 +118,7 @@ class ConvBilinearHead(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, k: int, bias: bool = True) -> None:
         width = min(HEAD_WIDTH, cin)
-        super().__init__(same_conv(cin, width, k), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                         leaky_relu(), same_conv(width, cout, k, bias=bias))
+        super().__init__(same_conv(cin, width, k), bilinear_2x(), leaky_relu(), same_conv(width, cout, k, bias=bias))
 
 
 class ShuffleConv(nn.Sequential):

@@ -25,6 +25,10 @@ def keras_step(args: argparse.Namespace) -> float:
     """Seconds per full GAN step of the Keras model (after warm-up)."""
     import tensorflow as tf
 
+    if args.keras_malloc == "keep":  # the same glibc setting nucgan makes, to see whether Keras gains from it too
+        from nucgan.memory import keep_freed_memory
+
+        keep_freed_memory()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     layers, init = tf.keras.layers, tf.keras.initializers.HeNormal()
@@ -95,6 +99,10 @@ def torch_step(args: argparse.Namespace) -> float:
     from nucgan.training.step import GanStep
 
     torch.set_num_threads(args.threads)
+    if args.malloc == "keep":  # what nucgan's training loop does (nucgan.memory)
+        from nucgan.memory import keep_freed_memory
+
+        keep_freed_memory()
     g = nucgan.create_generator("chain3", in_channels=args.in_channels, kernel_size=args.kernel, levels=args.levels,
                                 filters=args.filters, activations=["tanh", "gelu", "tanh"])
     d = nucgan.create_discriminator("patchgan-paper", in_channels=args.in_channels)
@@ -141,6 +149,10 @@ def main() -> None:
     ap.add_argument("--adam", choices=("default", "foreach", "fused"), default="default",
                     help="nucgan side: torch.optim.Adam implementation (a lever of issue 17)")
     ap.add_argument("--compile", action="store_true", help="nucgan side: torch.compile G and D (a lever of issue 17)")
+    ap.add_argument("--malloc", choices=("keep", "system"), default="keep",
+                    help="nucgan side: keep freed memory for reuse (nucgan's default) or glibc's own thresholds")
+    ap.add_argument("--keras-malloc", choices=("keep", "system"), default="system",
+                    help="Keras side: the same choice (default: glibc's own, as the authors ran it)")
     ap.add_argument("--child", choices=("tf", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -165,7 +177,8 @@ def main() -> None:
         load = " ".join(fh.read().split()[:3])
     print(f"\n3x U-Net k{args.kernel} L{args.levels} F{args.filters} C{args.in_channels}, batch {args.batch}, "
           f"{args.tile} px, {args.threads} threads, {args.rounds} alternating rounds (load average {load}); "
-          f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}:")
+          f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}, malloc {args.malloc}; "
+          f"Keras side: malloc {args.keras_malloc}:")
     for side, label in (("tf", "authors' Keras step"), ("torch", "nucgan step")):
         t = times[side]
         print(f"  {label:20}: {statistics.median(t) * 1e3:7.1f} ms/step (range {min(t) * 1e3:.0f}-{max(t) * 1e3:.0f}),"

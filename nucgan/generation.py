@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nucgan.errors import InputError
+from nucgan.memory import keep_freed_memory
 from nucgan.noise import PositionalDropout
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     out = np.zeros((h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
     check_precision(precision)
+    keep_freed_memory()  # each tile's activations reuse the last tile's memory instead of faulting in new pages
     if precision == "bf16" and torch.device(device).type not in ("cpu", "cuda"):
         raise InputError(f"precision bf16 runs on cpu or cuda, not {torch.device(device).type}")
     generator.eval()

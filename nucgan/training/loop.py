@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from nucgan.atomic import atomic_path
 from nucgan.devices import pick_device
 from nucgan.errors import InputError, NucganError
+from nucgan.memory import keep_freed_memory
 from nucgan.noise import dropout_noise
 from nucgan.registry import create_dataset, create_discriminator, create_generator
 from nucgan.threads import set_threads
@@ -88,6 +89,7 @@ class Run:
             torch.cuda.set_device(self.device)
         config.amp = resolve_amp(config.amp, self.device.type)  # recorded resolved in config.json
         set_threads(config.threads)  # --threads, else OMP_NUM_THREADS, else the CPUs (affinity, cgroup quota)
+        keep_freed_memory()  # every step's activations reuse the last step's memory (nucgan.memory)
 
     # -- setup --------------------------------------------------------------------------------
     def prepare(self) -> None:

@@ -74,11 +74,13 @@ class Normalization:
         """Values in [-1, 1] (numpy or torch) -> intensities in the source dtype."""
         if hasattr(x, "detach"):
             x = x.detach().cpu().float().numpy()
-        v = (np.asarray(x, dtype=np.float64) + 1.0) * ((self.high - self.low) / 2.0) + self.low
+        v = np.asarray(x, dtype=np.float64) + 1.0  # a new float64 array, then worked on in place (8192 px: 0.5 GB each)
+        v *= (self.high - self.low) / 2.0
+        v += self.low
         dtype = np.dtype(self.dtype)
         if dtype.kind in "ui":
             info = np.iinfo(dtype)
-            return np.clip(np.rint(v), info.min, info.max).astype(dtype)
+            return np.clip(np.rint(v, out=v), info.min, info.max, out=v).astype(dtype)
         return v.astype(dtype)
 
     def to_json(self) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import nucgan
 from nucgan.errors import InputError
 from nucgan.inputs import InputSettings
 from nucgan.modelfile import FORMAT, load_generator, save_generator
-from nucgan_builtins.generators._layers import HEAD_WIDTH, ConvBilinear, ConvBilinearHead, ShuffleConv, keras_init_
+from nucgan_builtins.generators._layers import (HEAD_WIDTH, ConvBilinear, ConvBilinearHead, ResizeConv, ShuffleConv,
+                                                bilinear_2x, bilinear_conv_polyphase, keras_init_)
 
 MODES = ("transpose", "resize", "bilinear", "shuffle", "conv-bilinear")
 SMALL = {  # name -> small kwargs and an input size (H, W) that is a multiple of its size_multiple, not square
@@ -157,3 +158,32 @@ def test_a_conv_bilinear_head_carries_few_channels_to_full_size_and_ends_in_a_co
     assert isinstance(g.head, ConvBilinearHead) and isinstance(g.head[-1], nn.Conv2d)
     assert g.head[0].out_channels == HEAD_WIDTH < 2 * 8 and g.head[-1].bias is not None
     assert all(isinstance(block[0], ConvBilinear) for block in g.decoder)
+
+
+@pytest.mark.parametrize("k,bias,size", [(3, True, (7, 10)), (5, False, (12, 9)), (7, True, (16, 16)), (1, True, (5, 6))])
+def test_the_polyphase_bilinear_step_is_the_resize_then_convolution(k: int, bias: bool, size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 2, k, padding="same", bias=bias).double()
+    x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
+    direct = conv(bilinear_2x()(x))
+    fast = bilinear_conv_polyphase(x.contiguous(memory_format=torch.channels_last), conv)
+    assert fast.shape == direct.shape == (2, 2, 2 * size[0], 2 * size[1])
+    assert torch.allclose(fast, direct, atol=1e-12)  # borders included: the 2x image's zero padding is honoured
+    seed = torch.randn_like(direct)
+    grads = [torch.autograd.grad((y * seed).sum(), (x, conv.weight)) for y in (direct, fast)]
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-12)  # trains the same weights
+
+
+def test_only_a_narrowing_bilinear_step_takes_the_polyphase_path_and_tiny_inputs_fall_back() -> None:
+    g = nucgan.create_generator("unet", in_channels=3, filters=8, levels=2, upsample="bilinear")
+    steps = [m for m in g.modules() if isinstance(m, ResizeConv)]
+    assert [m.polyphase for m in steps] == [m[1].in_channels >= 8 * m[1].out_channels for m in steps]
+    assert steps[-1].polyphase and not steps[0].polyphase  # the head (to 1 channel) is polyphase, wide steps direct
+    assert not ResizeConv(16, 1, 3, interpolation="nearest").polyphase
+    torch.manual_seed(0)
+    step = ResizeConv(16, 1, 5, bias=True, interpolation="bilinear").double()
+    assert step.polyphase
+    for size in ((2, 3), (3, 3), (9, 4)):  # below 4 px the strips would overlap: the direct way is used
+        x = torch.randn(1, 16, *size, dtype=torch.float64)
+        assert torch.allclose(step(x), step[1](step[0](x)), atol=1e-12)

@@ -57,6 +57,18 @@ def parameters(candidate: str) -> int:
     return sum(p.numel() for p in nucgan.zoo.load(candidate.strip()).generator.parameters())
 
 
+def noise_suffix(candidate: str, asked: bool | None) -> str:
+    """``-sensor-noise`` when the candidate's synthetic arm gets synth's sensor noise, else nothing.
+
+    Rows without it keep the names they had before the option (2026-12-06), so their results stay found.
+    """
+    from nucgan.generation import resolve_sensor_noise
+
+    import nucgan
+
+    return "-sensor-noise" if resolve_sensor_noise(nucgan.zoo.load(candidate.strip()), asked) else ""
+
+
 def choose(models: list[tuple[str, dict]], candidates: dict[str, str]) -> tuple[str, str]:
     """The highest mean F1@0.5; candidates within the larger sd of it tie, and of those the smallest wins.
 
@@ -88,21 +100,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layout", choices=("bank", "tissue", "gan", "tissue-real"), default="bank",
                     help="the synthetic arms' layouts: bank (the test table's), tissue (synth's layout model), tissue-real (the layout model at real image sizes, synth --size real) "
                          "or gan (synth's gan shape sampler at its default density and gap)")
+    ap.add_argument("--sensor-noise", choices=("on", "off"), default=None,
+                    help="synth's sensor noise on or off [synth's default: on for a model with a style input]; "
+                         "rows painted with it are named NAME[-LAYOUT]-sensor-noise")
     ap.add_argument("--no-baselines", action="store_true",
                     help="only the candidates' synthetic arms (more seeds for a close choice)")
     args = ap.parse_args(argv)
     command = shlex.join(["python", "benchmarks/select_stardist.py", *(sys.argv[1:] if argv is None else argv)])
     fit, held = link_split(WORK)
+    asked = None if args.sensor_noise is None else args.sensor_noise == "on"
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for k, candidate in enumerate(c.strip() for c in args.candidates.split(",") if c.strip()):
-        name = label(candidate) + ("" if args.layout == "bank" else f"-{args.layout}")
+        name = label(candidate) + ("" if args.layout == "bank" else f"-{args.layout}") + noise_suffix(candidate, asked)
         baselines = k == 0 and not args.no_baselines and args.layout == "bank"
         arms = ["synthetic", "painter", "flat"] if baselines else ["synthetic"]
         result = run_table(fit, held, candidate, args.out / name, segmenter=args.segmenter, arms=arms,
                            seeds=seeds, python=args.python, command=command, steps=args.steps,
                            synth_count=args.synth_count, max_train_images=args.max_train_images,
-                           log=lambda m: print(m, file=sys.stderr, flush=True), layout=args.layout)
+                           log=lambda m: print(m, file=sys.stderr, flush=True), layout=args.layout,
+                           sensor_noise=asked)
         rows += [(name if arm == "synthetic" else f"{arm} (baseline)", s) for arm, s in result["summary"].items()]
     print(f"\n{command}\n\n| candidate | seeds | {args.segmenter} F1@0.5 on the held-out train part | F1@0.7 |\n"
           "| --- | --- | --- | --- |")
@@ -112,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     models = [(n, s) for n, s in rows if not n.endswith("(baseline)")]
     if models:
         suffix = "" if args.layout == "bank" else f"-{args.layout}"
-        name, why = choose(models, {label(c) + suffix: c for c in args.candidates.split(",") if c.strip()})
+        name, why = choose(models, {label(c) + suffix + noise_suffix(c, asked): c
+                                    for c in args.candidates.split(",") if c.strip()})
         print(f"\nbest of these candidates on the held-out part: {name} ({why}); synth's default is DEFAULT_MODEL in nucgan/synth.py")
-    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    noisy = any(noise_suffix(c, asked) for c in args.candidates.split(",") if c.strip())
+    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{'-sensor-noise' if noisy else ''}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0
 
 

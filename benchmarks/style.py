@@ -8,7 +8,7 @@ to the real test images' values in units of their sd, with real train vs real te
 reference row. ``--realism`` adds the realism AUC (C2ST) of the ``--like`` images. Prints a
 table and writes JSON.
 
-    python benchmarks/style.py --model runs/generalist/dsb2018-fluo-3x-k7 [--max-images 20] [--realism]
+    python benchmarks/style.py --model runs/generalist/dsb2018-fluo-3x-k7 [--max-images 20] [--realism] [--sensor-noise on|off]
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ def main() -> None:
     ap.add_argument("--max-images", type=int, default=None, help="thin test/ (and train/ for the reference)")
     ap.add_argument("--seeds", default="0", help="comma list; the drawn-style images differ per seed")
     ap.add_argument("--realism", action="store_true", help="also the realism AUC of the --like images")
-    ap.add_argument("--out", type=Path, default=None, help="JSON [benchmarks/results/style/<model>.json]")
+    ap.add_argument("--sensor-noise", choices=("on", "off"), default="on",
+                    help="paint with synth's sensor noise (its default for a model with a style input) or without [on]")
+    ap.add_argument("--held-out", action="store_true",
+                    help="the selection's split of train/ instead (fit part as train, the held-out 61 as test): "
+                         "for choices, which never look at test/")
+    ap.add_argument("--out", type=Path, default=None, help="JSON [benchmarks/results/style/[held-out/]<model>[-sensor-noise].json]")
     args = ap.parse_args()
 
     import nucgan
@@ -53,17 +58,26 @@ def main() -> None:
     model = nucgan.load(args.model)
     if not model.input.style:
         sys.exit(f"error: {args.model} was trained without --style")
-    test, train = pairs(args.data / "test", args.max_images), pairs(args.data / "train", args.max_images)
+    if args.held_out:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from select_stardist import WORK, link_split
+
+        train_folder, test_folder = link_split(WORK)
+    else:
+        train_folder, test_folder = args.data / "train", args.data / "test"
+    test, train = pairs(test_folder, args.max_images), pairs(train_folder, args.max_images)
     real = [image_statistics(im, lb) for im, lb in test]
     rows: dict[str, list[dict[str, float]]] = {"real train (reference)": [image_statistics(im, lb) for im, lb in train]}
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
+    grain = args.sensor_noise == "on"
     like_images = {}
     for seed in seeds:
         drawn, like = [], []
         for k, (image, labels) in enumerate(test):
-            drawn.append(image_statistics(nucgan.generate(model, labels, seed=seed * 1000 + k), labels))
-            made = nucgan.generate(model, labels, seed=seed * 1000 + k, like=image)
+            drawn.append(image_statistics(nucgan.generate(model, labels, seed=seed * 1000 + k, sensor_noise=grain),
+                                          labels))
+            made = nucgan.generate(model, labels, seed=seed * 1000 + k, like=image, sensor_noise=grain)
             like.append(image_statistics(made, labels))
             like_images[k] = made
         rows[f"model, drawn style (seed {seed})"] = drawn
@@ -75,12 +89,13 @@ def main() -> None:
         rows[name] = [image_statistics(baseline.paint(lb, seed=k), lb) for k, (_, lb) in enumerate(test)]
     table = {name: set_distance(real, values) for name, values in rows.items()}
     result = {"model": str(args.model), "test_images": len(test), "train_images": len(train), "seeds": seeds,
-              "statistics": list(STATISTICS), "w1_over_real_sd": table,
+              "statistics": list(STATISTICS), "w1_over_real_sd": table, "sensor_noise": grain,
               "command": " ".join(["python", "benchmarks/style.py", *sys.argv[1:]])}
     if args.realism:
         from nucgan.quality.realism import realism_auc
 
-        train_like = [(im, nucgan.generate(model, lb, seed=k, like=im), lb) for k, (im, lb) in enumerate(train)]
+        train_like = [(im, nucgan.generate(model, lb, seed=k, like=im, sensor_noise=grain), lb)
+                      for k, (im, lb) in enumerate(train)]
         test_like = [(im, like_images[k], lb) for k, (im, lb) in enumerate(test)]
         result["realism_auc_like"] = realism_auc(train_like, test_like, seed=0)["auc"]
     header = "| source | " + " | ".join(STATISTICS) + " | mean |"
@@ -89,7 +104,8 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{dist[s]:.2f}" for s in STATISTICS) + f" | {dist['mean']:.2f} |")
     if "realism_auc_like" in result:
         print(f"realism AUC of the --like images: {result['realism_auc_like']:.3f}")
-    out = args.out or ROOT / "benchmarks" / "results" / "style" / f"{Path(str(args.model)).name}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / "style" / ("held-out" if args.held_out else "") / (
+        f"{Path(str(args.model)).name}{'-sensor-noise' if grain else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")

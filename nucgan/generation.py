@@ -158,7 +158,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
              tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
              progress: Callable[[int, int], None] | None = None, like: Any = None,
-             channels_last: bool = True, precision: str = "fp32") -> np.ndarray:
+             channels_last: bool = True, precision: str = "fp32", sensor_noise: bool = False) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
     ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
@@ -170,7 +170,9 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     statistics are measured, and ``"source"`` output returns to its intensity range), or without
     ``like`` in the style of a training image drawn with ``seed``. ``channels_last=False`` keeps the
     generator's tiles contiguous (for a plugin whose forward needs that); ``precision`` is ``"fp32"`` or
-    ``"bf16"`` (see :func:`paint`).
+    ``"bf16"`` (see :func:`paint`). ``sensor_noise`` (models with a style input) adds white noise up to
+    the style's background noise level (:func:`nucgan.sensor.add_sensor_noise`; sample ``i`` seeded
+    ``seed + i``), the grain a generator's smooth painting lacks.
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
@@ -183,12 +185,18 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     zm = load_model(model)
     record = pick_style(zm.input, like, seed, getattr(zm, "name", "the model"))
     style = zm.input.style_values(record) if record is not None else None
+    sensor_noise = resolve_sensor_noise(zm, sensor_noise)
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
                     progress=progress, name=zm.info.name, style=style, channels_last=channels_last,
                     precision=precision)
               for i in range(samples)]
+    if sensor_noise:
+        from nucgan.sensor import add_sensor_noise
+
+        nuclei = layers.any(axis=0)
+        images = [add_sensor_noise(image, record, nuclei, seed + i) for i, image in enumerate(images)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
         return result
@@ -242,6 +250,19 @@ def plugin_label(kind: str, name: str | None) -> str:
 
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def resolve_sensor_noise(model: Any, sensor_noise: bool | None) -> bool:
+    """Whether to add sensor noise: as asked, or (None, synth's default) for a model with a style input.
+
+    Asked for a model without one, it is refused before any work: there is no noise level to match.
+    """
+    if sensor_noise is None:
+        return bool(model.input.style)
+    if sensor_noise and not model.input.style:
+        raise InputError(f"--sensor-noise: {getattr(model, 'name', 'the model')} takes no style input (it was trained without --style), "
+                         f"so there is no noise level to match; drop --sensor-noise or use a model trained with one")
+    return bool(sensor_noise)
 
 
 def check_precision(precision: str) -> None:

@@ -55,6 +55,7 @@ class SynthPlan:
     like: str | None = None  # an image file: paint in its style (models trained with a style input)
     border: str | None = None  # "cut" or "whole"; None: cut with a layout model, whole otherwise
     precision: str | None = None  # "bf16": paint under bfloat16 autocast; None: float32
+    sensor_noise: bool | None = None  # add the style's background noise (nucgan.sensor); None: for models with a style input
 
     def __post_init__(self) -> None:
         if self.region is not None:
@@ -197,6 +198,11 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "placement_mask": plan.placement_mask, "format": plan.fmt, "border": plan.border, "like": plan.like,
             "precision": plan.precision,
         }
+        from nucgan.generation import resolve_sensor_noise
+
+        noisy = resolve_sensor_noise(zm, plan.sensor_noise)
+        if noisy:  # only when on: a folder written without it before the option resumes as it was
+            settings["sensor_noise"] = True
         check_folder(out, plan, settings)
         style = _reference_style(zm, plan.like)
         region = read_placement_mask(plan.placement_mask, plan.size) if plan.placement_mask else None
@@ -208,7 +214,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         written: list[Path] = []
         try:
             for done, index in enumerate(plan.indices, start=1):
-                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style,
+                records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style, sensor_noise=noisy,
                                     size=plan.image_size(index, sizes)))
                 if progress:
                     progress(done, len(plan.indices))
@@ -308,7 +314,7 @@ def _reference_style(zm: Any, like: str | None) -> Any:
 
 
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
-         first: bool, size: tuple[int, int], like: Any = None) -> dict[str, Any]:
+         first: bool, size: tuple[int, int], like: Any = None, sensor_noise: bool = False) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
     from nucgan.generation import generate
     from nucgan.pictures import colour_labels, side_by_side, stretch
@@ -320,7 +326,7 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, placement_mask=region, seed=seed,
                    border=plan.border)
     image = generate(zm, labels, seed=seed, like=like,  # no reference: a training image's style, drawn by seed
-                     precision=plan.precision or "fp32")
+                     precision=plan.precision or "fp32", sensor_noise=sensor_noise)
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))

@@ -70,3 +70,18 @@ def test_a_synth_set_with_missing_files_is_made_again_not_used_short(model_file,
     again, _ = synth_folder(tmp_path, train_pairs, str(model_file), 64, 3, log=messages.append, layout="bank")
     assert again == folder and len(synth_pairs(folder)) == 3
     assert "missing" in messages[0] and "generating the set again" in messages[0]
+
+
+def test_a_style_models_synthetic_arm_has_synths_sensor_noise_unless_asked_off(train_pairs, tmp_path):
+    from pathlib import Path
+
+    generalist = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "generalist" / "dsb2018-fluo-1x-k3")
+    made = {}
+    for asked in (None, False):
+        made[asked] = synth_folder(tmp_path, train_pairs, generalist, 64, 1, log=lambda m: None, layout="bank",
+                                   sensor_noise=asked)
+    (on, on_record), (off, off_record) = made[None], made[False]
+    assert on_record["sensor_noise"] is True and "--sensor-noise" in on_record["command"].split()
+    assert off_record["sensor_noise"] is False and "--no-sensor-noise" in off_record["command"].split()
+    assert on != off  # each its own cached set
+    assert json.loads((on / "manifest.json").read_text())["sensor_noise"] is True

@@ -44,12 +44,13 @@ def generate_command(
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
     precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
+    sensor_noise: bool = typer.Option(False, "--sensor-noise/--no-sensor-noise", help="Add the style's background noise (the reference's with --like, else the drawn training image's): the grain a smooth painting lacks (models trained with --style; off here, on by default in synth)."),
 ) -> None:
     """Generate an image from masks: nucgan generate --model dsb2018-fluo-1x-k3 --labels my_labels.tif -o out.tif"""
     from nucgan.atomic import check_output_file
     from rich.progress import Progress
 
-    from nucgan.generation import check_precision, generate, load_model
+    from nucgan.generation import check_precision, generate, resolve_sensor_noise, load_model
     from nucgan.pictures import stretch
     from nucgan.synth import DEFAULT_MODEL
     from nucgan.io import read_labels, write_png, write_tiff
@@ -68,6 +69,7 @@ def generate_command(
     from nucgan.generation import pick_style
 
     style = pick_style(zm.input, like, seed, zm.name)  # a --like the model cannot use fails before any work
+    resolve_sensor_noise(zm, sensor_noise)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("generate", total=None)
 
@@ -77,7 +79,7 @@ def generate_command(
         try:
             image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
                              output="float" if raw else "source", device=device, progress=tick, like=style,
-                             precision=precision)
+                             precision=precision, sensor_noise=sensor_noise)
         except LayeringError as exc:
             raise exc.named(str(labels)) from None
     write_tiff(output, image.astype(np.float32) if raw else image)

@@ -210,7 +210,7 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
               arms: Sequence[str] = ARMS, seeds: Sequence[int] = (0, 1, 2), max_train_images: int | None = None,
               synth_size: int | None = None, synth_count: int | None = None, steps: int | None = None,
               threads: int | None = None, python: str | None = None, command: str = "",
-              log: Log = print, layout: str = "bank") -> dict[str, Any]:
+              log: Log = print, layout: str = "bank", sensor_noise: bool | None = None) -> dict[str, Any]:
     """Prepare every arm's data, run every (arm, seed) not done yet; the summary, also written to ``out``.
 
     Writes ``out/per_run/ARM_seedS.json`` per run, then ``out/table.md`` and ``out/results.json``
@@ -252,9 +252,11 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
                 "seeds": list(seeds), "max_train_images": max_train_images,
                 "synth_size": "real" if layout == "tissue-real" else synth_size, "layout": layout,
                 "synth_count": synth_count, "python": python, "command": command}
+    if sensor_noise is not None:  # only when given: the settings of the tables made before the option are unchanged
+        settings["sensor_noise"] = sensor_noise
     write_json(out / "downstream.json", settings)
     pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,
-                            layout=layout)
+                            layout=layout, sensor_noise=sensor_noise)
     todo = [(arm, seed) for seed in seeds for arm in arms]  # seed-major: a one-seed table comes first
     results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     spent: list[float] = []

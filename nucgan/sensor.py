@@ -2,7 +2,7 @@
 
 A pix2pix generator learns close to the conditional median of an image given its masks, so its
 background comes out smooth where a real one is grainy: on 13 held-out train images the real
-background's fine noise (``style.fine_noise``) was 0.25-0.74 grey levels, the generalist's painting
+background's fine noise (``style.fine_noise``, grey levels of the uint8 images) was 0.25-0.74, the generalist's painting
 of the same masks ``--like`` each image 0-0.32 (median 0). :func:`add_sensor_noise` adds white
 Gaussian noise to a painted image, in the style's normalised units, scaled so that the fine noise
 over the background (after rounding to the output's integer type, as the real image was) reaches
@@ -16,8 +16,11 @@ import numpy as np
 
 from nucgan.style import FEATURES, StyleRecord, fine_noise
 
-#: the largest centred window the noise level is calibrated on (a full 8192 px image need not be measured)
+#: the largest centred window the noise level is calibrated on (the whole image where it holds too little
+#: background); the figures in docs/results.md were measured with these settings
 CALIBRATION_WINDOW = 1024
+#: background pixels a calibration needs; with fewer in the whole image the first guess is used as it is
+MIN_BACKGROUND = 256
 #: doublings of the first guess at most, then bisections: rounding makes the level steep near one grey level
 CALIBRATION_STEPS = 8
 BISECTIONS = 10
@@ -46,6 +49,8 @@ def add_sensor_noise(image: np.ndarray, record: StyleRecord, nuclei: np.ndarray,
     unit = rng.standard_normal(image.shape, dtype=np.float32)
     window = tuple(slice(max(0, (n - CALIBRATION_WINDOW) // 2), max(0, (n - CALIBRATION_WINDOW) // 2) + CALIBRATION_WINDOW)
                    for n in image.shape)
+    if background[window].sum() < MIN_BACKGROUND:
+        window = (slice(None), slice(None))
     patch, noise, where = image[window].astype(np.float64), unit[window], background[window]
     norm = record.normalization
     rounds = np.dtype(norm.dtype).kind in "ui"
@@ -56,20 +61,21 @@ def add_sensor_noise(image: np.ndarray, record: StyleRecord, nuclei: np.ndarray,
             y = norm.forward(norm.inverse(y)).astype(np.float64)
         return fine_noise(y, where)
 
-    if target <= 0 or where.sum() < 64:
+    if target <= 0:
         return image.astype(np.float32, copy=True)
-    painted = level(0.0)
+    calibrate = where.sum() >= MIN_BACKGROUND  # nuclei cover (nearly) everything: no background to measure on
+    painted = level(0.0) if calibrate else 0.0
     if painted >= target:
         return image.astype(np.float32, copy=True)
     low, high = 0.0, float(np.sqrt(target ** 2 - painted ** 2)) / residual_gain()
-    for _ in range(CALIBRATION_STEPS):  # rounding can swallow a first guess: widen until it is reached
+    for _ in range(CALIBRATION_STEPS if calibrate else 0):  # rounding can swallow a first guess: widen until it is reached
         if level(high) >= target:
             break
         low, high = high, 2.0 * high
-    for _ in range(BISECTIONS):  # the measured level is steep near one grey level: bisect, do not extrapolate
+    for _ in range(BISECTIONS if calibrate else 0):  # the measured level is steep near one grey level: bisect, do not extrapolate
         middle = 0.5 * (low + high)
         low, high = (middle, high) if level(middle) < target else (low, middle)
-    sd = 0.5 * (low + high)
+    sd = 0.5 * (low + high) if calibrate else high
     out = unit
     out *= sd
     out += image

@@ -123,3 +123,10 @@ def test_synth_of_a_model_without_a_style_input_has_no_sensor_noise_by_default(t
                                  "--sampler", "ellipse", "-o", str(tmp_path / "synth")])
     assert result.exit_code == 0, result.output
     assert "sensor_noise" not in (tmp_path / "synth" / "manifest.json").read_text()
+
+
+def test_an_image_without_background_to_measure_on_still_gets_the_first_guess_of_noise() -> None:
+    image = np.full((64, 64), 0.3, np.float32)
+    nuclei = np.ones((64, 64), bool)  # packed: nothing to calibrate on
+    noisy = add_sensor_noise(image, record(0.03, "float32"), nuclei, seed=0)
+    assert float(np.std(noisy - image)) == pytest.approx(0.03 / residual_gain(), rel=0.05)

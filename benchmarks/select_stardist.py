@@ -66,7 +66,7 @@ def noise_suffix(candidate: str, asked: bool | None) -> str:
 
     import nucgan
 
-    return "-sensor-noise" if resolve_sensor_noise(nucgan.zoo.load(candidate.strip()), asked) else ""
+    return "-sensor-noise" if resolve_sensor_noise(nucgan.zoo.load(candidate), asked) else ""
 
 
 def choose(models: list[tuple[str, dict]], candidates: dict[str, str]) -> tuple[str, str]:
@@ -109,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/select_stardist.py", *(sys.argv[1:] if argv is None else argv)])
     fit, held = link_split(WORK)
     asked = None if args.sensor_noise is None else args.sensor_noise == "on"
+    candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    suffixes = {c: noise_suffix(c, asked) for c in candidates}  # each model loaded once
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
-    for k, candidate in enumerate(c.strip() for c in args.candidates.split(",") if c.strip()):
-        name = label(candidate) + ("" if args.layout == "bank" else f"-{args.layout}") + noise_suffix(candidate, asked)
+    for k, candidate in enumerate(candidates):
+        name = label(candidate) + ("" if args.layout == "bank" else f"-{args.layout}") + suffixes[candidate]
         baselines = k == 0 and not args.no_baselines and args.layout == "bank"
         arms = ["synthetic", "painter", "flat"] if baselines else ["synthetic"]
         result = run_table(fit, held, candidate, args.out / name, segmenter=args.segmenter, arms=arms,
@@ -129,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     models = [(n, s) for n, s in rows if not n.endswith("(baseline)")]
     if models:
         suffix = "" if args.layout == "bank" else f"-{args.layout}"
-        name, why = choose(models, {label(c) + suffix + noise_suffix(c, asked): c
-                                    for c in args.candidates.split(",") if c.strip()})
+        name, why = choose(models, {label(c) + suffix + suffixes[c]: c for c in candidates})
         print(f"\nbest of these candidates on the held-out part: {name} ({why}); synth's default is DEFAULT_MODEL in nucgan/synth.py")
-    noisy = any(noise_suffix(c, asked) for c in args.candidates.split(",") if c.strip())
-    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{'-sensor-noise' if noisy else ''}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    noisy = "-sensor-noise" if any(suffixes.values()) else ""
+    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{noisy}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0
 
 

@@ -44,11 +44,12 @@ def add_sensor_noise(image: np.ndarray, record: StyleRecord, nuclei: np.ndarray,
     from scipy import ndimage as ndi
 
     target = record.values[FEATURES.index("noise")]
+    if target <= 0:
+        return image.astype(np.float32, copy=True)
     background = ~ndi.binary_dilation(nuclei, iterations=2)
-    rng = np.random.default_rng([seed, 0x5E5])
-    unit = rng.standard_normal(image.shape, dtype=np.float32)
-    window = tuple(slice(max(0, (n - CALIBRATION_WINDOW) // 2), max(0, (n - CALIBRATION_WINDOW) // 2) + CALIBRATION_WINDOW)
-                   for n in image.shape)
+    unit = np.random.default_rng([seed, 0x5E5]).standard_normal(image.shape, dtype=np.float32)
+    starts = [max(0, (n - CALIBRATION_WINDOW) // 2) for n in image.shape]
+    window = tuple(slice(s, s + CALIBRATION_WINDOW) for s in starts)
     if background[window].sum() < MIN_BACKGROUND:
         window = (slice(None), slice(None))
     patch, noise, where = image[window].astype(np.float64), unit[window], background[window]
@@ -61,8 +62,6 @@ def add_sensor_noise(image: np.ndarray, record: StyleRecord, nuclei: np.ndarray,
             y = norm.forward(norm.inverse(y)).astype(np.float64)
         return fine_noise(y, where)
 
-    if target <= 0:
-        return image.astype(np.float32, copy=True)
     calibrate = where.sum() >= MIN_BACKGROUND  # nuclei cover (nearly) everything: no background to measure on
     painted = level(0.0) if calibrate else 0.0
     if painted >= target:

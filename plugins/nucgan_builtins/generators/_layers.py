@@ -30,6 +30,7 @@ detail) yet few channels travel at full size. All map H -> 2 H.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -96,12 +97,13 @@ def bilinear_2x() -> nn.Upsample:
     return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
 
 
+@functools.lru_cache(maxsize=None)
 def _phase_taps(k: int) -> torch.Tensor:
     """(2, k, 2 R + 1) float64: how tap ``a`` of a 'same' k-kernel on a 2x bilinear image reads input offsets -R..R.
 
     Output pixel ``2 i + p`` of the convolution sees upsampled pixels ``2 i + p + a`` (a in -r..r), each
     a 1/4-3/4 blend of two input pixels; summing the blends gives, per output phase p, a kernel over
-    the input itself (``R = r // 2 + 1``).
+    the input itself (``R = r // 2 + 1``). Cached per ``k``: read it, never write to it.
     """
     r = (k - 1) // 2
     reach = r // 2 + 1

@@ -57,16 +57,21 @@ def parameters(candidate: str) -> int:
     return sum(p.numel() for p in nucgan.zoo.load(candidate.strip()).generator.parameters())
 
 
-def noise_suffix(candidate: str, asked: bool | None) -> str:
-    """``-sensor-noise`` when the candidate's synthetic arm gets synth's sensor noise, else nothing.
+def noise_suffix(candidate: str, asked: bool | None, spread: float | None = None, signal: bool | None = None) -> str:
+    """``-sensor-noise`` when the candidate's synthetic arm gets synth's sensor noise (``-signal`` after it when
+    that grows with the signal), ``-spreadF`` when its nucleus spread factor is F != 1; else nothing.
 
-    Rows without it keep the names they had before the option (2026-12-06), so their results stay found.
+    Rows without them keep the names they had before the options (2026-12-06), so their results stay found.
     """
-    from nucgan.generation import resolve_sensor_noise
+    from nucgan.generation import resolve_nucleus_spread, resolve_sensor_noise, resolve_signal_noise
 
     import nucgan
 
-    return "-sensor-noise" if resolve_sensor_noise(nucgan.zoo.load(candidate), asked) else ""
+    model = nucgan.zoo.load(candidate)
+    factor = resolve_nucleus_spread(model, spread)
+    noisy = resolve_sensor_noise(model, asked)
+    return (("-sensor-noise" if noisy else "") + ("-signal" if resolve_signal_noise(noisy, signal) else "")
+            + (f"-spread{factor:g}" if factor != 1.0 else ""))
 
 
 def choose(models: list[tuple[str, dict]], candidates: dict[str, str]) -> tuple[str, str]:
@@ -103,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sensor-noise", choices=("on", "off"), default=None,
                     help="synth's sensor noise on or off [synth's default: on for a model with a style input]; "
                          "rows painted with it are named NAME[-LAYOUT]-sensor-noise")
+    ap.add_argument("--signal-noise", choices=("on", "off"), default=None,
+                    help="synth's sensor noise growing with the signal, or not [synth's default]; rows with it are "
+                         "named NAME[-LAYOUT]-sensor-noise-signal")
+    ap.add_argument("--nucleus-spread", type=float, default=None,
+                    help="synth's nucleus spread factor (>= 1; 1: as painted) [synth's default]; rows with F != 1 "
+                         "are named NAME[-LAYOUT][-sensor-noise]-spreadF")
     ap.add_argument("--no-baselines", action="store_true",
                     help="only the candidates' synthetic arms (more seeds for a close choice)")
     args = ap.parse_args(argv)
@@ -110,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     fit, held = link_split(WORK)
     asked = None if args.sensor_noise is None else args.sensor_noise == "on"
     candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
-    suffixes = {c: noise_suffix(c, asked) for c in candidates}  # each model loaded once
+    signal = None if args.signal_noise is None else args.signal_noise == "on"
+    suffixes = {c: noise_suffix(c, asked, args.nucleus_spread, signal) for c in candidates}  # each model loaded once
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for k, candidate in enumerate(candidates):
@@ -121,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                            seeds=seeds, python=args.python, command=command, steps=args.steps,
                            synth_count=args.synth_count, max_train_images=args.max_train_images,
                            log=lambda m: print(m, file=sys.stderr, flush=True), layout=args.layout,
-                           sensor_noise=asked)
+                           sensor_noise=asked, nucleus_spread=args.nucleus_spread,
+                           signal_noise=signal)
         rows += [(name if arm == "synthetic" else f"{arm} (baseline)", s) for arm, s in result["summary"].items()]
     print(f"\n{command}\n\n| candidate | seeds | {args.segmenter} F1@0.5 on the held-out train part | F1@0.7 |\n"
           "| --- | --- | --- | --- |")
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         suffix = "" if args.layout == "bank" else f"-{args.layout}"
         name, why = choose(models, {label(c) + suffix + suffixes[c]: c for c in candidates})
         print(f"\nbest of these candidates on the held-out part: {name} ({why}); synth's default is DEFAULT_MODEL in nucgan/synth.py")
-    noisy = "-sensor-noise" if any(suffixes.values()) else ""
+    noisy = max(suffixes.values(), key=len)  # the file name carries the options' suffix, as the rows do
     (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{noisy}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0
 

@@ -8,7 +8,7 @@ to the real test images' values in units of their sd, with real train vs real te
 reference row. ``--realism`` adds the realism AUC (C2ST) of the ``--like`` images. Prints a
 table and writes JSON.
 
-    python benchmarks/style.py --model runs/generalist/dsb2018-fluo-3x-k7 [--max-images 20] [--realism] [--sensor-noise on|off]
+    python benchmarks/style.py --model runs/generalist/dsb2018-fluo-3x-k7 [--max-images 20] [--realism] [--sensor-noise on|off] [--signal-noise on|off] [--nucleus-spread 1.8]
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def main() -> None:
     ap.add_argument("--realism", action="store_true", help="also the realism AUC of the --like images")
     ap.add_argument("--sensor-noise", choices=("on", "off"), default="on",
                     help="paint with synth's sensor noise (its default for a model with a style input) or without [on]")
+    ap.add_argument("--signal-noise", choices=("on", "off"), default="off",
+                    help="with --sensor-noise on: the noise grows with the signal inside the nuclei [off]")
+    ap.add_argument("--nucleus-spread", type=float, default=1.0,
+                    help="paint with this nucleus spread factor (>= 1; 1: as painted) [1]")
     ap.add_argument("--held-out", action="store_true",
                     help="the selection's split of train/ instead (fit part as train, the held-out 61 as test): "
                          "for choices, which never look at test/")
@@ -71,13 +75,15 @@ def main() -> None:
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
     grain = args.sensor_noise == "on"
+    widen = args.nucleus_spread
+    signal = args.signal_noise == "on"
     like_images = {}
     for seed in seeds:
         drawn, like = [], []
         for k, (image, labels) in enumerate(test):
-            drawn.append(image_statistics(nucgan.generate(model, labels, seed=seed * 1000 + k, sensor_noise=grain),
+            drawn.append(image_statistics(nucgan.generate(model, labels, seed=seed * 1000 + k, sensor_noise=grain, nucleus_spread=widen, signal_noise=signal),
                                           labels))
-            made = nucgan.generate(model, labels, seed=seed * 1000 + k, like=image, sensor_noise=grain)
+            made = nucgan.generate(model, labels, seed=seed * 1000 + k, like=image, sensor_noise=grain, nucleus_spread=widen, signal_noise=signal)
             like.append(image_statistics(made, labels))
             like_images[k] = made
         rows[f"model, drawn style (seed {seed})"] = drawn
@@ -89,12 +95,12 @@ def main() -> None:
         rows[name] = [image_statistics(baseline.paint(lb, seed=k), lb) for k, (_, lb) in enumerate(test)]
     table = {name: set_distance(real, values) for name, values in rows.items()}
     result = {"model": str(args.model), "test_images": len(test), "train_images": len(train), "seeds": seeds,
-              "statistics": list(STATISTICS), "w1_over_real_sd": table, "sensor_noise": grain,
+              "statistics": list(STATISTICS), "w1_over_real_sd": table, "sensor_noise": grain, "nucleus_spread": widen, "signal_noise": signal,
               "command": " ".join(["python", "benchmarks/style.py", *sys.argv[1:]])}
     if args.realism:
         from nucgan.quality.realism import realism_auc
 
-        train_like = [(im, nucgan.generate(model, lb, seed=k, like=im, sensor_noise=grain), lb)
+        train_like = [(im, nucgan.generate(model, lb, seed=k, like=im, sensor_noise=grain, nucleus_spread=widen, signal_noise=signal), lb)
                       for k, (im, lb) in enumerate(train)]
         test_like = [(im, like_images[k], lb) for k, (im, lb) in enumerate(test)]
         result["realism_auc_like"] = realism_auc(train_like, test_like, seed=0)["auc"]
@@ -105,7 +111,7 @@ def main() -> None:
     if "realism_auc_like" in result:
         print(f"realism AUC of the --like images: {result['realism_auc_like']:.3f}")
     out = args.out or ROOT / "benchmarks" / "results" / "style" / ("held-out" if args.held_out else "") / (
-        f"{Path(str(args.model)).name}{'-sensor-noise' if grain else ''}.json")
+        f"{Path(str(args.model)).name}{'-sensor-noise' if grain else ''}{'-signal' if signal else ''}{f'-spread{widen:g}' if widen != 1 else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")

@@ -158,7 +158,8 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
 def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1, noise: bool = True,
              tile: int | None = None, overlap: int | None = None, output: str = "source", device: "str | torch.device" = "cpu",
              progress: Callable[[int, int], None] | None = None, like: Any = None,
-             channels_last: bool = True, precision: str = "fp32", sensor_noise: bool = False) -> np.ndarray:
+             channels_last: bool = True, precision: str = "fp32", sensor_noise: bool = False,
+             nucleus_spread: float = 1.0, signal_noise: bool = False) -> np.ndarray:
     """An image (or ``samples`` images) painted by ``model`` for instance ``labels``, any size.
 
     ``model`` is a zoo id, run directory, generator file or ``nucgan.zoo.load(...)`` result;
@@ -172,13 +173,17 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     generator's tiles contiguous (for a plugin whose forward needs that); ``precision`` is ``"fp32"`` or
     ``"bf16"`` (see :func:`paint`). ``sensor_noise`` (models with a style input) adds white noise up to
     the style's background noise level (:func:`nucgan.sensor.add_sensor_noise`; sample ``i`` seeded
-    ``seed + i``), the grain a generator's smooth painting lacks.
+    ``seed + i``), the grain a generator's smooth painting lacks; ``signal_noise`` (with it) makes that noise
+    grow with the signal inside the nuclei, as shot noise does. ``nucleus_spread`` > 1 widens the
+    brightness differences between nuclei by that factor (:func:`nucgan.nucleus_spread.spread_nuclei`,
+    before the sensor noise), which a generator evens out; 1 leaves them as painted.
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
     if output not in {"source", "float"}:
         raise InputError(f"output must be 'source' or 'float', got {output!r}")
     check_precision(precision)
+    check_spread(nucleus_spread)
     from nucgan.devices import pick_device
 
     device = pick_device(str(device))  # before the model loads: a bad device name is the user's mistake, not a crash
@@ -186,17 +191,25 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     record = pick_style(zm.input, like, seed, getattr(zm, "name", "the model"))
     style = zm.input.style_values(record) if record is not None else None
     sensor_noise = resolve_sensor_noise(zm, sensor_noise)
+    resolve_signal_noise(sensor_noise, signal_noise)
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
                     progress=progress, name=zm.info.name, style=style, channels_last=channels_last,
                     precision=precision)
               for i in range(samples)]
+    if nucleus_spread != 1.0:
+        from nucgan.nucleus_spread import instance_labels, spread_nuclei
+
+        instances = (np.asarray(labels) if np.ndim(labels) == 2  # a stack: its mask channels, not the merged one
+                     else instance_labels(layers[int(zm.input.merged):]))
+        images = [spread_nuclei(image, instances, nucleus_spread, seed + i) for i, image in enumerate(images)]
     if sensor_noise:
         from nucgan.sensor import add_sensor_noise
 
         nuclei = layers.any(axis=0)
-        images = [add_sensor_noise(image, record, nuclei, seed + i) for i, image in enumerate(images)]
+        images = [add_sensor_noise(image, record, nuclei, seed + i, signal=bool(signal_noise))
+                  for i, image in enumerate(images)]
     result = np.stack(images) if samples > 1 else images[0]
     if output == "float":
         return result
@@ -250,6 +263,40 @@ def plugin_label(kind: str, name: str | None) -> str:
 
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def check_spread(factor: float) -> float:
+    """``factor`` if it is a valid nucleus spread (a finite number >= 1), else a one-line error before any work."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not np.isfinite(factor) or factor < 1.0:
+        raise InputError(f"nucleus spread must be a number >= 1 (1 = as painted), got {factor!r}")
+    return float(factor)
+
+
+def resolve_nucleus_spread(model: Any, factor: float | None) -> float:
+    """The nucleus spread factor to paint with: as asked, or (None, synth's default) the model's default.
+
+    The default is :data:`nucgan.nucleus_spread.DEFAULT_FACTOR` for a model with a style input (the
+    one it was chosen for, on held-out train images) and 1 (as painted) for any other.
+    """
+    if factor is not None:
+        return check_spread(factor)
+    from nucgan.nucleus_spread import DEFAULT_FACTOR
+
+    return DEFAULT_FACTOR if model.input.style else 1.0
+
+
+def resolve_signal_noise(sensor_noise: bool, signal_noise: bool | None) -> bool:
+    """Whether the sensor noise grows with the signal: as asked, or (None, synth's default) :data:`SIGNAL_DEFAULT`
+    when there is sensor noise. Asked for without sensor noise, it cannot apply: a one-line error."""
+    if signal_noise is None:
+        return SIGNAL_DEFAULT and sensor_noise
+    if signal_noise and not sensor_noise:
+        raise InputError("--signal-noise shapes the sensor noise, which is off here; add --sensor-noise or drop --signal-noise")
+    return bool(signal_noise)
+
+
+#: synth's default for the signal-dependent part of its sensor noise (see docs/generation.md for the choice)
+SIGNAL_DEFAULT = False
 
 
 def resolve_sensor_noise(model: Any, sensor_noise: bool | None) -> bool:

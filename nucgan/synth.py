@@ -56,6 +56,8 @@ class SynthPlan:
     border: str | None = None  # "cut" or "whole"; None: cut with a layout model, whole otherwise
     precision: str | None = None  # "bf16": paint under bfloat16 autocast; None: float32
     sensor_noise: bool | None = None  # add the style's background noise (nucgan.sensor); None: for models with a style input
+    signal_noise: bool | None = None  # the sensor noise grows with the signal (nucgan.sensor); None: synth's default
+    nucleus_spread: float | None = None  # widen nuclei's brightness differences (nucgan.nucleus_spread); None: synth's default
 
     def __post_init__(self) -> None:
         if self.region is not None:
@@ -96,6 +98,10 @@ class SynthPlan:
             from nucgan.generation import check_precision
 
             check_precision(self.precision)
+        if self.nucleus_spread is not None:
+            from nucgan.generation import check_spread
+
+            self.nucleus_spread = check_spread(self.nucleus_spread)
         if self.fmt not in FORMATS:
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         if self.placement_mask is None and self.size not in (REAL_SIZE, None):
@@ -198,11 +204,17 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
             "placement_mask": plan.placement_mask, "format": plan.fmt, "border": plan.border, "like": plan.like,
             "precision": plan.precision,
         }
-        from nucgan.generation import resolve_sensor_noise
+        from nucgan.generation import resolve_nucleus_spread, resolve_sensor_noise, resolve_signal_noise
 
         noisy = resolve_sensor_noise(zm, plan.sensor_noise)
         if noisy:  # only when on: a folder written without it before the option resumes as it was
             settings["sensor_noise"] = True
+        signal = resolve_signal_noise(noisy, plan.signal_noise)
+        if signal:
+            settings["signal_noise"] = True
+        spread = resolve_nucleus_spread(zm, plan.nucleus_spread)
+        if spread != 1.0:  # likewise only when it applies
+            settings["nucleus_spread"] = spread
         check_folder(out, plan, settings)
         style = _reference_style(zm, plan.like)
         region = read_placement_mask(plan.placement_mask, plan.size) if plan.placement_mask else None
@@ -215,7 +227,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         try:
             for done, index in enumerate(plan.indices, start=1):
                 records.append(_one(zm, sampler, region, plan, index, out, written, first=done == 1, like=style, sensor_noise=noisy,
-                                    size=plan.image_size(index, sizes)))
+                                    nucleus_spread=spread, signal_noise=signal, size=plan.image_size(index, sizes)))
                 if progress:
                     progress(done, len(plan.indices))
         except BaseException:
@@ -314,7 +326,8 @@ def _reference_style(zm: Any, like: str | None) -> Any:
 
 
 def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: Path, written: list[Path], *,
-         first: bool, size: tuple[int, int], like: Any = None, sensor_noise: bool = False) -> dict[str, Any]:
+         first: bool, size: tuple[int, int], like: Any = None, sensor_noise: bool = False,
+         nucleus_spread: float = 1.0, signal_noise: bool = False) -> dict[str, Any]:
     """Lay out, paint and write image ``index``; returns its manifest record."""
     from nucgan.generation import generate
     from nucgan.pictures import colour_labels, side_by_side, stretch
@@ -326,7 +339,8 @@ def _one(zm: Any, sampler: Any, region: Any, plan: SynthPlan, index: int, out: P
                    gap=None if plan.overlap else plan.gap, overlap=plan.overlap, placement_mask=region, seed=seed,
                    border=plan.border)
     image = generate(zm, labels, seed=seed, like=like,  # no reference: a training image's style, drawn by seed
-                     precision=plan.precision or "fp32", sensor_noise=sensor_noise)
+                     precision=plan.precision or "fp32", sensor_noise=sensor_noise, nucleus_spread=nucleus_spread,
+                     signal_noise=signal_noise)
     image_path, label_path = paths(out, plan.fmt, pair_name(plan, index))
     written.append(write_tiff(label_path, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32)))
     written.append(write_tiff(image_path, image))

@@ -85,3 +85,20 @@ def test_a_style_models_synthetic_arm_has_synths_sensor_noise_unless_asked_off(t
     assert off_record["sensor_noise"] is False and "--no-sensor-noise" in off_record["command"].split()
     assert on != off  # each its own cached set
     assert json.loads((on / "manifest.json").read_text())["sensor_noise"] is True
+
+
+def test_the_synthetic_arms_nucleus_spread_reaches_synth_and_a_spread_of_one_keeps_the_old_key(train_pairs, tmp_path):
+    from pathlib import Path
+
+    generalist = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "generalist" / "dsb2018-fluo-1x-k3")
+    wide, wide_record = synth_folder(tmp_path, train_pairs, generalist, 64, 1, log=lambda m: None, layout="bank",
+                                     nucleus_spread=1.5)
+    plain, plain_record = synth_folder(tmp_path, train_pairs, generalist, 64, 1, log=lambda m: None, layout="bank",
+                                       nucleus_spread=1.0)
+    assert wide != plain and wide_record["nucleus_spread"] == 1.5 and plain_record["nucleus_spread"] == 1.0
+    assert "--nucleus-spread 1.5" in wide_record["command"] and "--nucleus-spread 1" in plain_record["command"]
+    assert json.loads((wide / "manifest.json").read_text())["nucleus_spread"] == 1.5
+    assert "nucleus_spread" not in json.loads((plain / "manifest.json").read_text())
+    with pytest.raises(InputError, match="nucleus spread"):
+        run_table(tmp_path, tmp_path, generalist, tmp_path / "bad", arms=["synthetic"], nucleus_spread=0.9)
+    assert not (tmp_path / "bad").exists()

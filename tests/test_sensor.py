@@ -130,3 +130,34 @@ def test_an_image_without_background_to_measure_on_still_gets_the_first_guess_of
     nuclei = np.ones((64, 64), bool)  # packed: nothing to calibrate on
     noisy = add_sensor_noise(image, record(0.03, "float32"), nuclei, seed=0)
     assert float(np.std(noisy - image)) == pytest.approx(0.03 / residual_gain(), rel=0.05)
+
+
+def test_signal_noise_grows_inside_the_nuclei_to_the_signal_ratio_and_leaves_the_background_as_it_was() -> None:
+    from nucgan.sensor import SIGNAL_RATIO
+
+    image, nuclei = smooth_painting(256)
+    style = record(0.02)
+    plain = add_sensor_noise(image, style, nuclei, seed=0)
+    grown = add_sensor_noise(image, style, nuclei, seed=0, signal=True)
+    inner = ndi.binary_erosion(nuclei, iterations=2)
+    back = lambda y: style.normalization.forward(style.normalization.inverse(y)).astype(np.float64)  # noqa: E731
+    contrast = float(np.median(image[inner]) - np.median(image[~ndi.binary_dilation(nuclei, iterations=2)]))
+    wanted = np.hypot(0.02, SIGNAL_RATIO * contrast)
+    assert fine_noise(back(plain), inner) < 0.8 * wanted  # background-level noise alone stays below it
+    assert fine_noise(back(grown), inner) == pytest.approx(wanted, rel=0.1)
+    assert written_noise(grown, style, nuclei) == pytest.approx(written_noise(plain, style, nuclei), rel=0.05)
+
+
+def test_signal_noise_without_sensor_noise_cannot_apply_and_is_refused(tmp_path: Path) -> None:
+    labels = tifffile.imread(DATA / "labels.tif")[:96, :96]
+    with pytest.raises(InputError, match="--signal-noise shapes the sensor noise, which is off"):
+        nucgan.generate(nucgan.load(GENERALIST), labels, signal_noise=True)
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["synth", "-m", str(GENERALIST), "--count", "1", "--size", "96", "--nuclei", "4",
+                                 "--sampler", "ellipse", "--no-sensor-noise", "--signal-noise", "-o", str(out)])
+    assert isinstance(result.exception, InputError) and "--signal-noise" in str(result.exception)
+    assert not out.exists()
+    result = runner.invoke(app, ["synth", "-m", str(GENERALIST), "--count", "1", "--size", "96", "--nuclei", "4",
+                                 "--sampler", "ellipse", "--signal-noise", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert '"signal_noise": true' in (out / "manifest.json").read_text()

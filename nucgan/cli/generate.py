@@ -45,12 +45,14 @@ def generate_command(
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
     precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
     sensor_noise: bool = typer.Option(False, "--sensor-noise/--no-sensor-noise", help="Add the style's background noise (the reference's with --like, else the drawn training image's): the grain a smooth painting lacks (models trained with --style; off here, on by default in synth)."),
+    signal_noise: bool = typer.Option(False, "--signal-noise/--no-signal-noise", help="With --sensor-noise: let the noise grow with the signal inside the nuclei, as shot noise and fine texture do (off here; synth's default is in docs/generation.md)."),
+    nucleus_spread: float = typer.Option(1.0, help="Widen the brightness differences between nuclei by this factor (>= 1; 1: as painted, the default here; synth's default differs for models trained with --style)."),
 ) -> None:
     """Generate an image from masks: nucgan generate --model dsb2018-fluo-1x-k3 --labels my_labels.tif -o out.tif"""
     from nucgan.atomic import check_output_file
     from rich.progress import Progress
 
-    from nucgan.generation import check_precision, generate, resolve_sensor_noise, load_model
+    from nucgan.generation import check_precision, check_spread, generate, resolve_sensor_noise, resolve_signal_noise, load_model
     from nucgan.pictures import stretch
     from nucgan.synth import DEFAULT_MODEL
     from nucgan.io import read_labels, write_png, write_tiff
@@ -58,6 +60,7 @@ def generate_command(
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{output}: the output must be a .tif/.tiff file")
     check_precision(precision)
+    check_spread(nucleus_spread)
     check_output_file(output)
     if png:
         check_output_file(output.with_suffix(".png"))
@@ -69,7 +72,7 @@ def generate_command(
     from nucgan.generation import pick_style
 
     style = pick_style(zm.input, like, seed, zm.name)  # a --like the model cannot use fails before any work
-    resolve_sensor_noise(zm, sensor_noise)
+    resolve_signal_noise(resolve_sensor_noise(zm, sensor_noise), signal_noise)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("generate", total=None)
 
@@ -79,7 +82,8 @@ def generate_command(
         try:
             image = generate(zm, source, seed=seed, samples=samples, noise=noise, tile=tile, overlap=overlap,
                              output="float" if raw else "source", device=device, progress=tick, like=style,
-                             precision=precision, sensor_noise=sensor_noise)
+                             precision=precision, sensor_noise=sensor_noise, nucleus_spread=nucleus_spread,
+                             signal_noise=signal_noise)
         except LayeringError as exc:
             raise exc.named(str(labels)) from None
     write_tiff(output, image.astype(np.float32) if raw else image)

@@ -64,6 +64,8 @@ def synth_command(
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
     precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
     sensor_noise: Optional[bool] = typer.Option(None, "--sensor-noise/--no-sensor-noise", help="Add the style's background noise (the reference's with --like, else the drawn training image's): the grain a smooth painting lacks [on for models trained with --style]."),
+    signal_noise: Optional[bool] = typer.Option(None, "--signal-noise/--no-signal-noise", help="Let the sensor noise grow with the signal inside the nuclei, as shot noise and fine texture do [see docs/generation.md; needs sensor noise]."),
+    nucleus_spread: Optional[float] = typer.Option(None, help="Widen the brightness differences between nuclei by this factor (>= 1; 1: as painted), which a generator evens out [nucgan.nucleus_spread.DEFAULT_FACTOR for models trained with --style, else 1]."),
 ) -> None:
     """Synthesise training data: nucgan synth --count 50 --size 512 --density 150 --out synth/"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -78,14 +80,15 @@ def synth_command(
                      overlap=overlap, placement_mask=str(region) if region else None, sampler=sampler,
                      sampler_kwargs=parse_kv(sampler_arg, "--sampler-arg"), seed=seed, fmt=fmt,
                      shard=parse_shard(shard), border=border, like=str(like) if like else None,
-                     precision=None if precision == "fp32" else precision, sensor_noise=sensor_noise).validate()
+                     precision=None if precision == "fp32" else precision, sensor_noise=sensor_noise,
+                     nucleus_spread=nucleus_spread, signal_noise=signal_noise).validate()
     from nucgan.threads import set_threads
 
     set_threads(threads)
     zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears
-    from nucgan.generation import resolve_sensor_noise
+    from nucgan.generation import resolve_sensor_noise, resolve_signal_noise
 
-    resolve_sensor_noise(zm, plan.sensor_noise)
+    resolve_signal_noise(resolve_sensor_noise(zm, plan.sensor_noise), plan.signal_noise)
     columns = [TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn()]
     import time

@@ -110,11 +110,13 @@ LAYOUTS = ("bank", "tissue", "gan", "tissue-real")
 
 
 def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int | None,
-                 log: Log, layout: str = "bank", sensor_noise: bool | None = None) -> tuple[Path, dict[str, Any]]:
+                 log: Log, layout: str = "bank", sensor_noise: bool | None = None,
+                 nucleus_spread: float | None = None, signal_noise: bool | None = None) -> tuple[Path, dict[str, Any]]:
     """The cached ``nucgan synth`` set for these real train masks (made on first use) and its record.
 
-    ``sensor_noise`` as synth takes it (None: synth's default, on for a model with a style input); the
-    resolved choice is passed to synth explicitly, so it is part of the set's cache key.
+    ``sensor_noise``, ``signal_noise`` and ``nucleus_spread`` as synth takes them (None: synth's defaults); the resolved
+    choices are passed to synth explicitly, so they are part of the set's cache key (a spread of 1, as
+    painted, leaves the key as it was before the option).
     """
     import tifffile
 
@@ -136,14 +138,21 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     else:
         args = ["--count", str(count), "--size", str(size), "--density", f"{density:.2f}", "--sampler", "bank",
                 "--sampler-arg", f"labels={bank}", "--seed", str(SYNTH_SEED), "--model", model]
-    from nucgan.generation import load_model, resolve_sensor_noise
+    from nucgan.generation import load_model, resolve_nucleus_spread, resolve_sensor_noise, resolve_signal_noise
 
     zm = load_model(model)
     sensor_noise = resolve_sensor_noise(zm, sensor_noise)
     if zm.input.style:  # a model without a style input never had it: its sets keep the keys they always had
         args.append("--sensor-noise" if sensor_noise else "--no-sensor-noise")
+    signal = resolve_signal_noise(sensor_noise, signal_noise)
+    if sensor_noise:  # explicit, so synth's default cannot move under a cached set; off keeps the old keys
+        args.append("--signal-noise" if signal else "--no-signal-noise")
+    spread = resolve_nucleus_spread(zm, nucleus_spread)
+    spread_args = ["--nucleus-spread", f"{spread:g}"]
     bank_sha = sha256_file(bank)
-    key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args], "bank": bank_sha})
+    key = digest({"args": [a if not a.startswith("labels=") else "labels=<bank>" for a in args
+                           if a != "--no-signal-noise"] + (spread_args if spread != 1.0 else []), "bank": bank_sha})
+    args += spread_args
     folder = out / "data" / f"synth-{key}"
     record_path = folder / "synth.json"
     if record_path.exists() and (folder / "manifest.json").exists():
@@ -165,7 +174,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     record = {"key": key, "command": shlex.join(cmd), "seconds": round(time.perf_counter() - started, 1),
               "model": manifest["model"], "model_sha256": manifest.get("model_sha256"), "count": count,
               "size": "real" if layout == "tissue-real" else size, "density_per_512": round(density, 2), "bank_sha256": bank_sha, "layout": layout,
-              "sensor_noise": sensor_noise,
+              "sensor_noise": sensor_noise, "nucleus_spread": spread, "signal_noise": signal,
               "nuclei": sum(r["nuclei"] for r in manifest["images"])}
     write_json(record_path, record)
     log(f"  {record['nuclei']} nuclei in {record['seconds']:.0f} s")
@@ -217,7 +226,9 @@ def baseline_folder(out: Path, name: str, synth: Path, synth_record: dict[str, A
 
 def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, synth_size: int = 512,
               synth_count: int | None = None, log: Log = print, layout: str = "bank",
-              sensor_noise: bool | None = None) -> tuple[dict[str, PairPaths], dict[str, Any]]:
+              sensor_noise: bool | None = None,
+              nucleus_spread: float | None = None,
+              signal_noise: bool | None = None) -> tuple[dict[str, PairPaths], dict[str, Any]]:
     """The training pairs of each arm, and a record of the generated data they use."""
     data: dict[str, Any] = {}
     pairs: dict[str, PairPaths] = {}
@@ -225,7 +236,7 @@ def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, s
     synth_dir = Path()
     if SYNTH_ARMS & set(arms):
         synth_dir, data["synthetic"] = synth_folder(out, train, model, synth_size, synth_count, log, layout,
-                                                    sensor_noise)
+                                                    sensor_noise, nucleus_spread, signal_noise)
         synth = synth_pairs(synth_dir)
     few = seeded_subset(train, max(1, round(FEW_FRACTION * len(train))), FEW_SEED)
     for arm in arms:

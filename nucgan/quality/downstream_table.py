@@ -210,7 +210,8 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
               arms: Sequence[str] = ARMS, seeds: Sequence[int] = (0, 1, 2), max_train_images: int | None = None,
               synth_size: int | None = None, synth_count: int | None = None, steps: int | None = None,
               threads: int | None = None, python: str | None = None, command: str = "",
-              log: Log = print, layout: str = "bank", sensor_noise: bool | None = None) -> dict[str, Any]:
+              log: Log = print, layout: str = "bank", sensor_noise: bool | None = None,
+              nucleus_spread: float | None = None, signal_noise: bool | None = None) -> dict[str, Any]:
     """Prepare every arm's data, run every (arm, seed) not done yet; the summary, also written to ``out``.
 
     Writes ``out/per_run/ARM_seedS.json`` per run, then ``out/table.md`` and ``out/results.json``
@@ -230,6 +231,10 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     if layout == "tissue-real" and synth_size is not None:
         raise InputError(f"downstream: --synth-size {synth_size} cannot apply with --layout tissue-real, whose "
                          "synthetic images take the real train images' sizes; leave it out or pick another layout")
+    if nucleus_spread is not None:
+        from nucgan.generation import check_spread
+
+        nucleus_spread = check_spread(nucleus_spread)
     synth_size = DEFAULT_SYNTH_SIZE if synth_size is None else synth_size
     if synth_size < 128 or (synth_count is not None and synth_count < 1):
         raise InputError("downstream: --synth-size must be at least 128 and --synth-count at least 1")
@@ -254,9 +259,14 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
                 "synth_count": synth_count, "python": python, "command": command}
     if sensor_noise is not None:  # only when given: the settings of the tables made before the option are unchanged
         settings["sensor_noise"] = sensor_noise
+    if nucleus_spread is not None:
+        settings["nucleus_spread"] = nucleus_spread
+    if signal_noise is not None:
+        settings["signal_noise"] = signal_noise
     write_json(out / "downstream.json", settings)
     pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,
-                            layout=layout, sensor_noise=sensor_noise)
+                            layout=layout, sensor_noise=sensor_noise, nucleus_spread=nucleus_spread,
+                            signal_noise=signal_noise)
     todo = [(arm, seed) for seed in seeds for arm in arms]  # seed-major: a one-seed table comes first
     results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     spent: list[float] = []

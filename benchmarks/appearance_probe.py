@@ -1,0 +1,110 @@
+"""Probes of issue 14's ablations: ``benchmarks/style.py`` with a hand-made change inside the nuclei (not shipped).
+
+``--probe texture``: before synth's sensor noise, each nucleus's contrast is multiplied by
+(1 + tau * t), t a 1.5 px Gaussian-correlated unit noise, tau bisected per image until the
+band-pass texture inside the nuclei (1 px minus 4 px blur, 3 px in from the outlines) reaches
+0.1136 of the contrast (the fit part's median, ``appearance_stats.py``).
+``--probe power``: ``--nucleus-spread F`` done by widening the painted differences instead of
+drawing gains: each nucleus's contrast c becomes m (c / m)^F (m: their median), gains clipped to
+[0.2, 5]. Everything after ``--probe NAME`` goes to style.py, e.g.
+
+    python benchmarks/appearance_probe.py --probe texture --model benchmarks/results/generalist/dsb2018-fluo-1x-k3 \\
+        --held-out --max-images 61 --realism --sensor-noise on --out /tmp/texture.json
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+
+TEXTURE_TARGET = 0.1136
+TEXTURE_SIGMA = 1.5
+
+
+def band(x: np.ndarray, where: np.ndarray) -> float:
+    """Robust sd over ``where`` of x's 1 px minus 4 px Gaussian blur."""
+    from scipy import ndimage as ndi
+
+    r = (ndi.gaussian_filter(x, 1.0) - ndi.gaussian_filter(x, 4.0))[where]
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def install_texture() -> None:
+    """Wrap ``nucgan.sensor.add_sensor_noise`` so a texture goes on first."""
+    from scipy import ndimage as ndi
+
+    import nucgan.sensor as sensor
+
+    original = sensor.add_sensor_noise
+
+    def textured(image, record, nuclei, seed, signal=False):  # noqa: ANN001, ANN202 - same signature
+        inner = ndi.binary_erosion(nuclei, iterations=3)
+        background = ~ndi.binary_dilation(nuclei, iterations=2)
+        if inner.sum() >= 200 and background.sum() >= 200:
+            x = image.astype(np.float64)
+            level = float(np.median(x[background]))
+            contrast = float(np.median(x[inner])) - level
+            if contrast > 0:
+                t = ndi.gaussian_filter(np.random.default_rng([seed, 0x7E7]).standard_normal(x.shape), TEXTURE_SIGMA)
+                above = np.maximum(x - level, 0) * (t / t.std())
+                measure = lambda tau: band(x + tau * above, inner) / contrast  # noqa: E731
+                if measure(0.0) < TEXTURE_TARGET:
+                    low, high = 0.0, 0.2
+                    while measure(high) < TEXTURE_TARGET and high < 5:
+                        low, high = high, 2 * high
+                    for _ in range(10):
+                        middle = 0.5 * (low + high)
+                        low, high = (middle, high) if measure(middle) < TEXTURE_TARGET else (low, middle)
+                    image = np.clip(x + 0.5 * (low + high) * above, -1, 1).astype(np.float32)
+        return original(image, record, nuclei, seed, signal=signal)
+
+    sensor.add_sensor_noise = textured
+
+
+def install_power() -> None:
+    """Replace ``nucgan.nucleus_spread.spread_nuclei`` by the deterministic widening."""
+    from scipy import ndimage as ndi
+
+    import nucgan.nucleus_spread as ns
+
+    def power(image, labels, factor, seed):  # noqa: ANN001, ANN202, ARG001 - same signature, no randomness
+        x = image.astype(np.float32, copy=True)
+        labels = np.asarray(labels)
+        fg = labels > 0
+        if factor == 1.0 or not fg.any():
+            return x
+        level = ns.background_level(x, fg)
+        size = int(labels.max()) + 1
+        areas = np.bincount(labels.ravel(), minlength=size)
+        sums = np.bincount(labels.ravel(), weights=x.ravel(), minlength=size)
+        ids = np.flatnonzero(areas[1:]) + 1
+        c = sums[ids] / areas[ids] - level
+        bright = c > 0
+        if bright.sum() < 2:
+            return x
+        gains = np.ones(len(ids))
+        gains[bright] = np.clip((c[bright] / np.median(c[bright])) ** (factor - 1), 0.2, 5)
+        table = np.ones(size, np.float32)
+        table[ids] = gains
+        grown = np.where(fg, labels, ndi.maximum_filter(labels, size=2 * ns.HALO + 1))
+        change = ndi.gaussian_filter(table[grown] - np.float32(1), ns.GAIN_BLUR, truncate=4.0)
+        touched = change != 0
+        x[touched] += (x[touched] - level) * change[touched]
+        return np.clip(x, -1, 1, out=x)
+
+    ns.spread_nuclei = power
+
+
+def main() -> None:
+    if len(sys.argv) < 3 or sys.argv[1] != "--probe" or sys.argv[2] not in ("texture", "power"):
+        sys.exit("usage: appearance_probe.py --probe texture|power STYLE_ARGS...")
+    (install_texture if sys.argv[2] == "texture" else install_power)()
+    sys.argv = ["benchmarks/style.py", *sys.argv[3:]]
+    runpy.run_path(str(Path(__file__).resolve().parent / "style.py"), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

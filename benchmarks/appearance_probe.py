@@ -101,9 +101,17 @@ def install_power() -> None:
 def main() -> None:
     if len(sys.argv) < 3 or sys.argv[1] != "--probe" or sys.argv[2] not in ("texture", "power"):
         sys.exit("usage: appearance_probe.py --probe texture|power STYLE_ARGS...")
-    (install_texture if sys.argv[2] == "texture" else install_power)()
-    sys.argv = ["benchmarks/style.py", *sys.argv[3:]]
+    probe, passed = sys.argv[2], sys.argv[3:]
+    (install_texture if probe == "texture" else install_power)()
+    sys.argv = ["benchmarks/style.py", *passed]
     runpy.run_path(str(Path(__file__).resolve().parent / "style.py"), run_name="__main__")
+    if "--out" in passed:  # the JSON names the probe's command, not style.py's
+        import json
+
+        out = Path(passed[passed.index("--out") + 1])
+        result = json.loads(out.read_text())
+        result.update(probe=probe, command=" ".join(["python", "benchmarks/appearance_probe.py", "--probe", probe, *passed]))
+        out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def main() -> None:
     ap.add_argument("--max-images", type=int, default=None, help="thin test/ (and train/ for the reference)")
     ap.add_argument("--seeds", default="0", help="comma list; the drawn-style images differ per seed")
     ap.add_argument("--realism", action="store_true", help="also the realism AUC of the --like images")
+    ap.add_argument("--realism-seeds", default="0",
+                    help="classifier seeds of the realism AUC, comma-separated: the first is realism_auc_like, "
+                         "all give realism_auc_like_seeds and their mean ± sd [0]")
     ap.add_argument("--sensor-noise", choices=("on", "off"), default="on",
                     help="paint with synth's sensor noise (its default for a model with a style input) or without [on]")
     ap.add_argument("--signal-noise", choices=("on", "off"), default="off",
@@ -103,13 +106,20 @@ def main() -> None:
         train_like = [(im, nucgan.generate(model, lb, seed=k, like=im, sensor_noise=grain, nucleus_spread=widen, signal_noise=signal), lb)
                       for k, (im, lb) in enumerate(train)]
         test_like = [(im, like_images[k], lb) for k, (im, lb) in enumerate(test)]
-        result["realism_auc_like"] = realism_auc(train_like, test_like, seed=0)["auc"]
+        aucs = [realism_auc(train_like, test_like, seed=int(s))["auc"] for s in args.realism_seeds.split(",")]
+        result["realism_auc_like"] = aucs[0]  # seed 0 by default: the figure of the earlier runs
+        if len(aucs) > 1:
+            result["realism_auc_like_seeds"] = aucs
     header = "| source | " + " | ".join(STATISTICS) + " | mean |"
     print(header + "\n|" + " --- |" * (len(STATISTICS) + 2))
     for name, dist in table.items():
         print(f"| {name} | " + " | ".join(f"{dist[s]:.2f}" for s in STATISTICS) + f" | {dist['mean']:.2f} |")
     if "realism_auc_like" in result:
         print(f"realism AUC of the --like images: {result['realism_auc_like']:.3f}")
+        if "realism_auc_like_seeds" in result:
+            aucs = result["realism_auc_like_seeds"]
+            print(f"over classifier seeds {args.realism_seeds}: {np.mean(aucs):.3f} ± {np.std(aucs, ddof=1):.3f} "
+                  f"({', '.join(f'{a:.3f}' for a in aucs)})")
     out = args.out or ROOT / "benchmarks" / "results" / "style" / ("held-out" if args.held_out else "") / (
         f"{Path(str(args.model)).name}{'-sensor-noise' if grain else ''}{'-signal' if signal else ''}{f'-spread{widen:g}' if widen != 1 else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

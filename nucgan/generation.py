@@ -191,7 +191,7 @@ def generate(model: Any, labels: np.ndarray, *, seed: int = 0, samples: int = 1,
     record = pick_style(zm.input, like, seed, getattr(zm, "name", "the model"))
     style = zm.input.style_values(record) if record is not None else None
     sensor_noise = resolve_sensor_noise(zm, sensor_noise)
-    resolve_signal_noise(sensor_noise, signal_noise)
+    resolve_signal_noise(sensor_noise, signal_noise, zm)
     layers = conditioning(zm, labels, seed=seed)
     generator = zm.generator.to(device)
     images = [paint(generator, layers, seed=seed + i, noise=noise, tile=tile, overlap=overlap, device=device,
@@ -285,11 +285,15 @@ def resolve_nucleus_spread(model: Any, factor: float | None) -> float:
     return DEFAULT_FACTOR if model.input.style else 1.0
 
 
-def resolve_signal_noise(sensor_noise: bool, signal_noise: bool | None) -> bool:
+def resolve_signal_noise(sensor_noise: bool, signal_noise: bool | None, model: Any = None) -> bool:
     """Whether the sensor noise grows with the signal: as asked, or (None, synth's default) :data:`SIGNAL_DEFAULT`
-    when there is sensor noise. Asked for without sensor noise, it cannot apply: a one-line error."""
+    when there is sensor noise. Asked for without sensor noise, it cannot apply: a one-line error (naming
+    the model when it has no style input, so no sensor noise at all)."""
     if signal_noise is None:
         return SIGNAL_DEFAULT and sensor_noise
+    if signal_noise and not sensor_noise and model is not None and not model.input.style:
+        raise InputError(f"--signal-noise: {getattr(model, 'name', 'the model')} takes no style input (it was trained "
+                         "without --style), so it gets no sensor noise to shape; drop --signal-noise")
     if signal_noise and not sensor_noise:
         raise InputError("--signal-noise shapes the sensor noise, which is off here; add --sensor-noise or drop --signal-noise")
     return bool(signal_noise)

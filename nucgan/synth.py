@@ -209,7 +209,7 @@ def synthesise(model: Any, plan: SynthPlan, out: str | Path, *,
         noisy = resolve_sensor_noise(zm, plan.sensor_noise)
         if noisy:  # only when on: a folder written without it before the option resumes as it was
             settings["sensor_noise"] = True
-        signal = resolve_signal_noise(noisy, plan.signal_noise)
+        signal = resolve_signal_noise(noisy, plan.signal_noise, zm)
         if signal:
             settings["signal_noise"] = True
         spread = resolve_nucleus_spread(zm, plan.nucleus_spread)

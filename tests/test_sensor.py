@@ -161,3 +161,12 @@ def test_signal_noise_without_sensor_noise_cannot_apply_and_is_refused(tmp_path:
                                  "--sampler", "ellipse", "--signal-noise", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert '"signal_noise": true' in (out / "manifest.json").read_text()
+
+
+def test_signal_noise_for_a_model_without_a_style_input_names_the_model(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "labels.tif", tifffile.imread(DATA / "labels.tif")[:128, :128])
+    result = runner.invoke(app, ["generate", "-m", "dsb2018-1x-k3", "-l", str(tmp_path / "labels.tif"),
+                                 "--signal-noise", "-o", str(tmp_path / "out.tif")])
+    assert isinstance(result.exception, InputError)
+    assert "--signal-noise: dsb2018-1x-k3@1 takes no style input" in str(result.exception)
+    assert not (tmp_path / "out.tif").exists()

@@ -72,7 +72,7 @@ def generate_command(
     from nucgan.generation import pick_style
 
     style = pick_style(zm.input, like, seed, zm.name)  # a --like the model cannot use fails before any work
-    resolve_signal_noise(resolve_sensor_noise(zm, sensor_noise), signal_noise)
+    resolve_signal_noise(resolve_sensor_noise(zm, sensor_noise), signal_noise, zm)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("generate", total=None)
 

@@ -88,7 +88,7 @@ def synth_command(
     zm = load_model(model or DEFAULT_MODEL)  # a bad model fails before the progress bar appears
     from nucgan.generation import resolve_sensor_noise, resolve_signal_noise
 
-    resolve_signal_noise(resolve_sensor_noise(zm, plan.sensor_noise), plan.signal_noise)
+    resolve_signal_noise(resolve_sensor_noise(zm, plan.sensor_noise), plan.signal_noise, zm)
     columns = [TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn()]
     import time

@@ -144,7 +144,7 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     sensor_noise = resolve_sensor_noise(zm, sensor_noise)
     if zm.input.style:  # a model without a style input never had it: its sets keep the keys they always had
         args.append("--sensor-noise" if sensor_noise else "--no-sensor-noise")
-    signal = resolve_signal_noise(sensor_noise, signal_noise)
+    signal = resolve_signal_noise(sensor_noise, signal_noise, zm)
     if sensor_noise:  # explicit, so synth's default cannot move under a cached set; off keeps the old keys
         args.append("--signal-noise" if signal else "--no-signal-noise")
     spread = resolve_nucleus_spread(zm, nucleus_spread)

@@ -6,7 +6,11 @@ band-pass texture inside the nuclei (1 px minus 4 px blur, 3 px in from the outl
 0.1136 of the contrast (the fit part's median, ``appearance_stats.py``).
 ``--probe power``: ``--nucleus-spread F`` done by widening the painted differences instead of
 drawing gains: each nucleus's contrast c becomes m (c / m)^F (m: their median), gains clipped to
-[0.2, 5]. Everything after ``--probe NAME`` goes to style.py, e.g.
+[0.2, 5].
+``--probe warp``: before synth's sensor noise, the painted image is resampled through a smooth random
+displacement (two unit noises blurred by 6 px, scaled to WARP_RMS px rms; bilinear), so its
+outlines leave the masks by about a pixel, as hand-drawn outlines do on real images; the labels are
+not moved. Everything after ``--probe NAME`` goes to style.py, e.g.
 
     python benchmarks/appearance_probe.py --probe texture --model benchmarks/results/generalist/dsb2018-fluo-1x-k3 \\
         --held-out --max-images 61 --realism --sensor-noise on --out /tmp/texture.json
@@ -22,6 +26,8 @@ import numpy as np
 
 TEXTURE_TARGET = 0.1136
 TEXTURE_SIGMA = 1.5
+WARP_RMS = float(__import__("os").environ.get("NUCGAN_WARP_RMS", "1.0"))
+WARP_SIGMA = 6.0
 
 
 def band(x: np.ndarray, where: np.ndarray) -> float:
@@ -64,6 +70,29 @@ def install_texture() -> None:
     sensor.add_sensor_noise = textured
 
 
+def install_warp() -> None:
+    """Wrap ``nucgan.sensor.add_sensor_noise`` so the painted image is displaced first."""
+    from scipy import ndimage as ndi
+
+    import nucgan.sensor as sensor
+
+    original = sensor.add_sensor_noise
+
+    def warped(image, record, nuclei, seed, signal=False):  # noqa: ANN001, ANN202 - same signature
+        rng = np.random.default_rng([seed, 77])
+        h, w = image.shape
+        fields = []
+        for _ in range(2):
+            f = ndi.gaussian_filter(rng.standard_normal((h, w)), WARP_SIGMA, mode="wrap")
+            fields.append(f * (WARP_RMS / max(float(np.sqrt(np.mean(f ** 2))), 1e-12)))
+        rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+        moved = ndi.map_coordinates(image.astype(np.float64), [rows + fields[0], cols + fields[1]],
+                                    order=1, mode="reflect").astype(np.float32)
+        return original(moved, record, nuclei, seed, signal=signal)
+
+    sensor.add_sensor_noise = warped
+
+
 def install_power() -> None:
     """Replace ``nucgan.nucleus_spread.spread_nuclei`` by the deterministic widening."""
     from scipy import ndimage as ndi
@@ -99,10 +128,11 @@ def install_power() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 3 or sys.argv[1] != "--probe" or sys.argv[2] not in ("texture", "power"):
-        sys.exit("usage: appearance_probe.py --probe texture|power STYLE_ARGS...")
+    probes = {"texture": install_texture, "power": install_power, "warp": install_warp}
+    if len(sys.argv) < 3 or sys.argv[1] != "--probe" or sys.argv[2] not in probes:
+        sys.exit("usage: appearance_probe.py --probe texture|power|warp STYLE_ARGS...")
     probe, passed = sys.argv[2], sys.argv[3:]
-    (install_texture if probe == "texture" else install_power)()
+    probes[probe]()
     sys.argv = ["benchmarks/style.py", *passed]
     runpy.run_path(str(Path(__file__).resolve().parent / "style.py"), run_name="__main__")
     if "--out" in passed:  # the JSON names the probe's command, not style.py's
@@ -110,7 +140,7 @@ def main() -> None:
 
         out = Path(passed[passed.index("--out") + 1])
         result = json.loads(out.read_text())
-        result.update(probe=probe, command=" ".join(["python", "benchmarks/appearance_probe.py", "--probe", probe, *passed]))
+        result.update(probe=probe, **({"warp_rms": WARP_RMS} if probe == "warp" else {}), command=" ".join(["python", "benchmarks/appearance_probe.py", "--probe", probe, *passed]))
         out.write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -14,7 +14,10 @@ from nucgan.cli import main
 from nucgan.io import read_pair
 from nucgan.quality import arms as arms_mod
 from nucgan.quality.downstream import DownstreamConfig, pooled_scores, train_and_score
+from nucgan.errors import InputError
+from nucgan.folders import folder_pairs
 from nucgan.quality.downstream_table import check_python, run_key, segmenter_config
+from nucgan.quality.stardist_downstream import split_validation
 
 from tests.conftest import DATA
 
@@ -89,8 +92,44 @@ def test_stardist_keys_are_those_of_the_runs_already_made():
     builtin = segmenter_config("builtin")
     assert run_key("builtin", builtin, [("a", "b")], [("c", "d")], 0) != run_key(
         "builtin", builtin, [("a", "b")], [("c", "d")], 1)
+    with_val = run_key("stardist", config, [("a", "b")], [("c", "d")], 0, val=[("e", "f")])
+    assert with_val != run_key("stardist", config, [("a", "b")], [("c", "d")], 0)  # explicit validation: a new run
     quick = segmenter_config("stardist", steps=120)
     assert (quick.epochs, quick.steps_per_epoch) == (3, 50)
+
+
+def test_real_validation_takes_the_real_arms_split_and_keeps_every_synthetic_pair():
+    real = [(f"r{k}", f"rm{k}") for k in range(20)]
+    synth = [(f"s{k}", f"sm{k}") for k in range(7)]
+    train, val = arms_mod.real_validation(real + synth, arms_mod.real_count("real+synthetic", 20), 0.15, 2018)
+    tr_idx, va_idx = split_validation(20, 0.15, 2018)  # the split StarDist makes of the real arm alone
+    assert val == [real[i] for i in va_idx] and train == [real[i] for i in tr_idx] + synth
+    assert arms_mod.real_count("few-real+synthetic", 20) == 2 and arms_mod.real_count("painter", 20) == 0
+    with pytest.raises(InputError, match="at least 2 real pairs"):
+        arms_mod.real_validation(real[:1] + synth, 1, 0.15, 2018)
+
+
+def test_validation_real_reaches_the_runs_of_arms_with_real_pairs(folder, tmp_path, monkeypatch):
+    """run_table hands real + synthetic its real validation pairs; the real and synthetic arms keep their own."""
+    from nucgan.quality import downstream_table as dt
+
+    seen = {}
+
+    def fake_launch(out, python, segmenter, arm, seed, train, test, config, data, log, val=None):
+        seen[arm] = (train, val)
+        return {"seed": seed, "train_images": len(train) + len(val or ()), "f1_50": 0.5, "f1_70": 0.3,
+                "pq_50": 0.4, "seconds": {"total": 1.0}}, False
+
+    monkeypatch.setattr(dt, "launch", fake_launch)
+    monkeypatch.setattr(dt, "check_python", lambda python, segmenter: None)
+    result = dt.run_table(folder / "train", folder / "test", "dsb2018-1x-k3", tmp_path / "ds", segmenter="stardist",
+                          arms=["real", "synthetic", "real+synthetic"], seeds=[0], synth_size=128, synth_count=3,
+                          validation="real", log=lambda m: None)
+    real = [(str(i), str(m)) for i, m in folder_pairs(folder / "train")]
+    tr_idx, va_idx = split_validation(len(real), 0.15, 2018)
+    assert seen["real"] == (real, None) and seen["synthetic"][1] is None and len(seen["synthetic"][0]) == 3
+    assert seen["real+synthetic"] == ([real[i] for i in tr_idx] + seen["synthetic"][0], [real[i] for i in va_idx])
+    assert result["validation"] == "real" and result["summary"]["real+synthetic"]["train_images"] == 5
 
 
 def test_downstream_runs_every_arm_then_resumes(folder, tmp_path, monkeypatch, capsys):
@@ -124,6 +163,8 @@ def test_downstream_runs_every_arm_then_resumes(folder, tmp_path, monkeypatch, c
     (["--steps", "0"], "--steps 0"),
     (["--max-train-images", "1"], "at least 2"),
     (["--python", "/no/such/python"], "/no/such/python: cannot run it"),
+    (["--validation", "mixed"], "--validation must be one of own, real"),
+    (["--validation", "real"], "--validation real cannot apply to the builtin segmenter"),
 ])
 def test_downstream_refuses_before_any_work(folder, tmp_path, monkeypatch, capsys, extra, words):
     out = tmp_path / "ds"

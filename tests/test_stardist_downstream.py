@@ -68,3 +68,16 @@ def test_train_and_score_tiny_budget(tmp_path):
     assert (result["n_train"], result["n_val"], result["n_test"]) == (1, 1, 1)
     assert result["config"] == config.to_json() and result["seconds"]["total"] > 0
     assert (tmp_path / "stardist-seed0" / "weights_best.h5").exists()  # weights stay in the workdir
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
+def test_explicit_validation_pairs_train_on_every_train_pair(tmp_path):
+    """--validation real: all the given train pairs train, and the thresholds come from the given validation pairs."""
+    pytest.importorskip("stardist")
+    train, test = _quadrants()
+    config = sd.StarDistConfig(epochs=1, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+    result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, val_pairs=test)
+    assert (result["n_train"], result["n_val"], result["n_test"]) == (2, 1, 1)
+    with pytest.raises(InputError, match="at least 1 train and 1 validation pair"):
+        sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, val_pairs=[])

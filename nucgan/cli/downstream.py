@@ -30,6 +30,7 @@ def downstream_command(
     sensor_noise: Optional[bool] = typer.Option(None, "--sensor-noise/--no-sensor-noise", help="The synthetic arms with or without synth's sensor noise [synth's default: on for a model with a style input]."),
     signal_noise: Optional[bool] = typer.Option(None, "--signal-noise/--no-signal-noise", help="The synthetic arms' sensor noise growing with the signal or not, as synth takes it [synth's default]."),
     nucleus_spread: Optional[float] = typer.Option(None, "--nucleus-spread", help="The synthetic arms' nucleus spread factor, as synth takes it (>= 1; 1: as painted) [synth's default]."),
+    validation: str = typer.Option("own", "--validation", help="Where each arm's validation part (best weights, thresholds) comes from: own (a seeded 15 % of the arm's pairs) or real (arms with real pairs: their real pairs only, the real arm's split; stardist only)."),
     layout: str = typer.Option("bank", "--layout", help="Synthetic layouts: bank (real train shapes at the train density, 2 px apart) tissue (synth's layout model: touching nuclei, border cuts) gan (synth's gan shape sampler at its default density and gap) or tissue-real (the layout model at real image sizes, synth --size real; one image per real train image)."),
 ) -> None:
     """Downstream test: nucgan downstream --data dsb2018-fluo --segmenter stardist --out ds/"""
@@ -54,7 +55,7 @@ def downstream_command(
                        arms=arm_list, seeds=parse_seeds(seeds, "--seeds"), max_train_images=max_train_images,
                        synth_size=synth_size, synth_count=synth_count, steps=steps, threads=threads,
                        python=python, command=command, layout=layout, sensor_noise=sensor_noise,
-                       nucleus_spread=nucleus_spread, signal_noise=signal_noise, log=lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True))
+                       nucleus_spread=nucleus_spread, signal_noise=signal_noise, validation=validation, log=lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True))
     out.print(summary_table(result))
     err.print(f"wrote {Path(output) / 'table.md'} and {Path(output) / 'results.json'}")
     if result["failed"]:

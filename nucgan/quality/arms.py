@@ -8,6 +8,11 @@ Arms differ only in their training pairs; the segmenter and its budget are the s
 - ``real+synthetic``: both; ``few-real+synthetic``: a fixed seeded 10 % of the real train pairs + synthetic;
 - ``painter``, ``flat``: the SAME de novo masks painted by the non-learned baselines fitted on real train.
 
+Validation (StarDist's best weights and thresholds) comes from a seeded part of each arm's own pairs
+(``own``), or, with ``real``, from its real pairs only (:func:`real_validation`): real + synthetic then
+trains on the real arm's train part plus every synthetic pair and is tuned on the real arm's
+validation images, as a user with annotations would tune it.
+
 Generated data are cached under ``out/data`` by a key of everything that made them, so a rerun (or a
 resumed table) reuses them and a changed model or train set makes new ones.
 """
@@ -27,11 +32,14 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from nucgan.atomic import atomic_path
+from nucgan.errors import InputError
 from nucgan.zoo.fsutil import sha256_file
 
 ARMS = ("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")
 SYNTH_ARMS = frozenset(ARMS[1:])
 FEW_SEED, FEW_FRACTION, SYNTH_SEED = 10, 0.10, 0
+#: where an arm's validation part comes from: its own pairs, or its real pairs only
+VALIDATIONS = ("own", "real")
 
 #: (image path, mask path) pairs as strings: JSON-able, and the cache keys are made of them.
 PairPaths = list[tuple[str, str]]
@@ -167,8 +175,6 @@ def synth_folder(out: Path, train: PairPaths, model: str, size: int, count: int 
     rc = subprocess.run(cmd).returncode  # its progress and messages reach the terminal as they come
     if rc != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        from nucgan.errors import InputError
-
         raise InputError(f"downstream: nucgan synth for the synthetic arms failed (exit {rc}; its message is above)")
     manifest = json.loads((folder / "manifest.json").read_text())
     record = {"key": key, "command": shlex.join(cmd), "seconds": round(time.perf_counter() - started, 1),
@@ -191,8 +197,6 @@ def synth_pairs(folder: Path) -> PairPaths:
     """The (image, mask) pairs a synth folder's manifest lists, in its order; a missing file is an error."""
     missing = missing_files(folder)
     if missing:
-        from nucgan.errors import InputError
-
         raise InputError(f"{folder}: {len(missing)} of the files its manifest.json lists are missing (first: {missing[0]})")
     manifest = json.loads((folder / "manifest.json").read_text())
     return [(str(folder / r["image"]), str(folder / r["labels"])) for r in manifest["images"]]
@@ -224,6 +228,31 @@ def baseline_folder(out: Path, name: str, synth: Path, synth_record: dict[str, A
     return folder, record
 
 
+def few_count(n_train: int) -> int:
+    """How many real pairs the few-real+synthetic arm keeps of ``n_train``."""
+    return max(1, round(FEW_FRACTION * n_train))
+
+
+def real_count(arm: str, n_train: int) -> int:
+    """How many of ``arm``'s pairs (which :func:`arm_pairs` lists real first) are real."""
+    return {"real": n_train, "real+synthetic": n_train, "few-real+synthetic": few_count(n_train)}.get(arm, 0)
+
+
+def real_validation(pairs: PairPaths, n_real: int, fraction: float, seed: int) -> tuple[PairPaths, PairPaths]:
+    """(train, validation) of an arm whose first ``n_real`` pairs are real: the validation part from them only.
+
+    The split of the real pairs is the one the segmenter makes of the real arm alone (same fraction
+    and seed), so real + synthetic differs from real only by the synthetic pairs it adds.
+    """
+    from nucgan.quality.stardist_downstream import split_validation
+
+    if n_real < 2:
+        raise InputError(f"downstream: --validation real needs at least 2 real pairs in the arm, got {n_real}")
+    real, rest = list(pairs[:n_real]), list(pairs[n_real:])
+    train_idx, val_idx = split_validation(n_real, fraction, seed)
+    return [real[i] for i in train_idx] + rest, [real[i] for i in val_idx]
+
+
 def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, synth_size: int = 512,
               synth_count: int | None = None, log: Log = print, layout: str = "bank",
               sensor_noise: bool | None = None,
@@ -238,7 +267,7 @@ def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, s
         synth_dir, data["synthetic"] = synth_folder(out, train, model, synth_size, synth_count, log, layout,
                                                     sensor_noise, nucleus_spread, signal_noise)
         synth = synth_pairs(synth_dir)
-    few = seeded_subset(train, max(1, round(FEW_FRACTION * len(train))), FEW_SEED)
+    few = seeded_subset(train, few_count(len(train)), FEW_SEED)
     for arm in arms:
         if arm == "real":
             pairs[arm] = list(train)

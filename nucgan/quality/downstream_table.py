@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nucgan.errors import InputError
-from nucgan.quality.arms import ARMS, LAYOUTS, PairPaths, arm_pairs, digest, seeded_subset, write_json
+from nucgan.quality.arms import (ARMS, LAYOUTS, VALIDATIONS, PairPaths, arm_pairs, digest, real_count,
+                                 real_validation, seeded_subset, write_json)
 
 SEGMENTERS = ("builtin", "stardist")
 FORMAT = "nucgan-downstream/1"
@@ -80,11 +81,14 @@ def result_path(out: Path, arm: str, seed: int) -> Path:
     return out / "per_run" / f"{arm}_seed{seed}.json"
 
 
-def run_key(segmenter: str, config: Any, train: PairPaths, test: PairPaths, seed: int) -> str:
+def run_key(segmenter: str, config: Any, train: PairPaths, test: PairPaths, seed: int,
+            val: PairPaths | None = None) -> str:
     """The key of one run's result: what it was trained and scored on, and how."""
     made_of: dict[str, Any] = {"config": config_json(config), "train": train, "test": test, "seed": seed}
     if segmenter != "stardist":  # StarDist keys predate the built-in runner: kept, so done runs stay done
         made_of["segmenter"] = segmenter
+    if val is not None:  # explicit validation pairs only: the keys of runs validated on their own pairs stay
+        made_of["val"] = val
     return digest(made_of)
 
 
@@ -111,11 +115,13 @@ def check_out(out: Path) -> None:
 
 
 def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: PairPaths, test: PairPaths,
-           config: Any, data: dict[str, Any], log: Log) -> tuple[dict[str, Any] | None, bool]:
+           config: Any, data: dict[str, Any], log: Log,
+           val: PairPaths | None = None) -> tuple[dict[str, Any] | None, bool]:
     """Run (arm, seed) in a fresh process unless its result with the same key exists.
 
-    Returns (the result or None when the run failed, whether it was found on disk rather than run)."""
-    key = run_key(segmenter, config, train, test, seed)
+    ``val``: explicit validation pairs (else the segmenter takes a part of ``train``). Returns (the
+    result or None when the run failed, whether it was found on disk rather than run)."""
+    key = run_key(segmenter, config, train, test, seed, val)
     target = result_path(out, arm, seed)
     if target.exists():
         done = json.loads(target.read_text())
@@ -125,6 +131,8 @@ def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: P
     tag = f"{arm}_seed{seed}"
     spec = {"segmenter": segmenter, "arm": arm, "seed": seed, "key": key, "config": config_json(config),
             "train": train, "test": test, "workdir": str(out / "work" / tag), "result": str(target), "data": data}
+    if val is not None:
+        spec["val"] = val
     spec_path = out / "specs" / f"{tag}.json"
     write_json(spec_path, spec)
     shutil.rmtree(out / "work" / tag, ignore_errors=True)
@@ -151,20 +159,23 @@ def run_one(spec_path: str | os.PathLike[str]) -> int:
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["config"].items()}
     train = [read_pair(i, m) for i, m in spec["train"]]
     test = [read_pair(i, m) for i, m in spec["test"]]
+    val = [read_pair(i, m) for i, m in spec["val"]] if "val" in spec else None
     if spec["segmenter"] == "stardist":
         import keras
 
         from nucgan.quality.stardist_downstream import StarDistConfig, train_and_score
 
         keras.utils.disable_interactive_logging()  # no per-step progress bars in the run's log file
-        result = train_and_score(train, test, StarDistConfig(**fields), seed=spec["seed"], workdir=spec["workdir"])
+        result = train_and_score(train, test, StarDistConfig(**fields), seed=spec["seed"], workdir=spec["workdir"],
+                                 val_pairs=val)
     else:
         from nucgan.quality.downstream import DownstreamConfig
         from nucgan.quality.downstream import train_and_score as builtin_train_and_score
 
         result = builtin_train_and_score(train, test, DownstreamConfig(**fields), seed=spec["seed"])
     write_json(Path(spec["result"]), {"arm": spec["arm"], "key": spec["key"], "segmenter": spec["segmenter"],
-                                      **result, "data": spec["data"], "train_images": len(train)})
+                                      **result, "data": spec["data"], "train_images": len(train) + len(val or ()),
+                                      **({"validation": "real"} if val is not None else {})})
     return 0
 
 
@@ -211,10 +222,12 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
               synth_size: int | None = None, synth_count: int | None = None, steps: int | None = None,
               threads: int | None = None, python: str | None = None, command: str = "",
               log: Log = print, layout: str = "bank", sensor_noise: bool | None = None,
-              nucleus_spread: float | None = None, signal_noise: bool | None = None) -> dict[str, Any]:
+              nucleus_spread: float | None = None, signal_noise: bool | None = None,
+              validation: str = "own") -> dict[str, Any]:
     """Prepare every arm's data, run every (arm, seed) not done yet; the summary, also written to ``out``.
 
-    Writes ``out/per_run/ARM_seedS.json`` per run, then ``out/table.md`` and ``out/results.json``
+    ``validation``: ``own`` (each arm validated on a part of its own pairs) or ``real`` (arms with real
+    pairs validated on their real pairs only, :func:`nucgan.quality.arms.real_validation`). Writes ``out/per_run/ARM_seedS.json`` per run, then ``out/table.md`` and ``out/results.json``
     (format ``nucgan-downstream/1``). Failed runs are reported and counted in ``failed``.
     """
     from nucgan.folders import folder_pairs
@@ -228,6 +241,11 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
         raise InputError(f"downstream: --max-train-images must be at least 2, got {max_train_images}")
     if layout not in LAYOUTS:
         raise InputError(f"downstream: --layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if validation not in VALIDATIONS:
+        raise InputError(f"downstream: --validation must be one of {', '.join(VALIDATIONS)}, got {validation!r}")
+    if validation == "real" and segmenter != "stardist":
+        raise InputError(f"downstream: --validation real cannot apply to the {segmenter} segmenter, which holds no "
+                         "validation part out; use --segmenter stardist or leave --validation out")
     if layout == "tissue-real" and synth_size is not None:
         raise InputError(f"downstream: --synth-size {synth_size} cannot apply with --layout tissue-real, whose "
                          "synthetic images take the real train images' sizes; leave it out or pick another layout")
@@ -263,17 +281,24 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
         settings["nucleus_spread"] = nucleus_spread
     if signal_noise is not None:
         settings["signal_noise"] = signal_noise
+    if validation != "own":
+        settings["validation"] = validation
     write_json(out / "downstream.json", settings)
     pairs, data = arm_pairs(arms, train, out, model, synth_size=synth_size, synth_count=synth_count, log=log,
                             layout=layout, sensor_noise=sensor_noise, nucleus_spread=nucleus_spread,
                             signal_noise=signal_noise)
+    vals: dict[str, PairPaths | None] = {arm: None for arm in arms}
+    for arm in arms:  # the real arm's own part is already real: its runs (and keys) stay as they are
+        if validation == "real" and arm != "real" and real_count(arm, len(train)):
+            pairs[arm], vals[arm] = real_validation(pairs[arm], real_count(arm, len(train)),
+                                                    config.val_fraction, config.val_seed)
     todo = [(arm, seed) for seed in seeds for arm in arms]  # seed-major: a one-seed table comes first
     results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     spent: list[float] = []
     failed = []
     for k, (arm, seed) in enumerate(todo, start=1):
         started = time.perf_counter()
-        r, found = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log)
+        r, found = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log, vals[arm])
         ran = time.perf_counter() - started
         if r is None:
             failed.append(f"{arm} seed {seed}")

@@ -246,31 +246,40 @@ def _predict(model: Any, images: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], config: StarDistConfig | None = None,
-                    seed: int = 0, workdir: str | os.PathLike[str] = "stardist-work") -> dict[str, Any]:
+                    seed: int = 0, workdir: str | os.PathLike[str] = "stardist-work",
+                    val_pairs: Sequence[Pair] | None = None) -> dict[str, Any]:
     """Train StarDist2D on ``train_pairs`` (tuning on their own validation part), score it on ``test_pairs``.
 
-    Returns the scores of :data:`SCORE_KEYS` (pooled over the test images), the tuned thresholds,
-    image counts, seconds per phase and the config. The model's files stay in ``workdir``.
+    With ``val_pairs``, every train pair trains and the best weights and thresholds are chosen on
+    ``val_pairs`` instead (an arm validated on its real images only). Returns the scores of
+    :data:`SCORE_KEYS` (pooled over the test images), the tuned thresholds, image counts, seconds per
+    phase and the config. The model's files stay in ``workdir``.
     """
     require_stardist()
     config = (config or StarDistConfig()).validate()
     if not test_pairs:
         raise InputError("stardist: no test pairs to score on")
+    if val_pairs is not None and (not val_pairs or not train_pairs):
+        raise InputError(f"stardist: explicit validation needs at least 1 train and 1 validation pair, "
+                         f"got {len(train_pairs)} and {len(val_pairs)}")
     with one_openmp_thread():
-        return _train_and_score(train_pairs, test_pairs, config, seed, Path(workdir))
+        return _train_and_score(train_pairs, test_pairs, config, seed, Path(workdir), val_pairs)
 
 
 def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], config: StarDistConfig, seed: int,
-                     workdir: Path) -> dict[str, Any]:
+                     workdir: Path, val_pairs: Sequence[Pair] | None = None) -> dict[str, Any]:
     """:func:`train_and_score` after its checks, inside the one-OpenMP-thread context."""
     started = time.perf_counter()
     configure_tensorflow(config.threads)
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(seed)  # python, numpy and TensorFlow
-    train_idx, val_idx = split_validation(len(train_pairs), config.val_fraction, config.val_seed)
-    x_tr, y_tr = _prepare([train_pairs[i] for i in train_idx], config, pad=True)
-    x_va, y_va = _prepare([train_pairs[i] for i in val_idx], config, pad=True)
+    if val_pairs is None:
+        train_idx, val_idx = split_validation(len(train_pairs), config.val_fraction, config.val_seed)
+        val_pairs = [train_pairs[i] for i in val_idx]
+        train_pairs = [train_pairs[i] for i in train_idx]
+    x_tr, y_tr = _prepare(train_pairs, config, pad=True)
+    x_va, y_va = _prepare(val_pairs, config, pad=True)
     x_te, y_te = _prepare(test_pairs, config, pad=False)
     workdir.mkdir(parents=True, exist_ok=True)
     model = _model(config, seed, workdir)
@@ -285,7 +294,7 @@ def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], co
     (workdir / model.name / "weights_last.h5").unlink(missing_ok=True)  # the best (by val loss) is kept
     val_loss = [float(v) for v in history.history.get("val_loss", [])]
     return {**scores, "thresholds": {"prob": float(thresholds["prob"]), "nms": float(thresholds["nms"])},
-            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(test_pairs), "seed": int(seed),
+            "n_train": len(train_pairs), "n_val": len(val_pairs), "n_test": len(test_pairs), "seed": int(seed),
             "best_val_loss": min(val_loss) if val_loss else None, "val_loss": [round(v, 4) for v in val_loss],
             "seconds": {"prepare": round(t0 - started, 1), "train": round(t1 - t0, 1),
                         "thresholds": round(t2 - t1, 1), "predict": round(t3 - t2, 1),

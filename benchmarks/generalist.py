@@ -68,9 +68,15 @@ RECIPES["dsb2018-fluo-1x-k3-l10ft"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--init",
 # recipe (fresh discriminator: the original run's checkpoint was not kept), other draws of the fit images (seed 1)
 RECIPES["dsb2018-fluo-1x-k3-ft4k"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--init",
                                       "benchmarks/results/generalist/dsb2018-fluo-1x-k3"]  # run from ROOT
+# ablation (issue 14 point 5, per-pixel noise injection): l10ft plus noise injection after the two finest decoder
+# blocks (scales start at 0, so it starts as the shipped generator paints): a noise input for the texture that the
+# masks do not determine, with the L1 weight cut so the adversary, not the L1's median, shapes it
+RECIPES["dsb2018-fluo-1x-k3-nz"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--gen-arg", "noise_levels=2", "--init",
+                                    "benchmarks/results/generalist/dsb2018-fluo-1x-k3", "--lambda-l1", "10"]  # run from ROOT
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
-             "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"}}
+             "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
+             "dsb2018-fluo-1x-k3-nz": {"--steps": "2000", "--seed": "1"}}
 
 
 def common(name: str) -> list[str]:

@@ -1,9 +1,9 @@
-"""pix2pix's noise source: run a generator with dropout active but BatchNorm on its running statistics."""
+"""Noise sources of a generator: pix2pix's dropout, and per-pixel noise injection, both positional when painting."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -51,6 +51,40 @@ def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, col
     return h.to(torch.float32) / 2.0 ** 32
 
 
+def hashed_normal(seed: int, layer: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Standard normal numbers for (1, row, col) (Box-Muller of two hashed uniforms), a pure function of the position."""
+    u1 = 1.0 - hashed_uniform(seed, 2 * layer + 1001, 1, rows, cols)  # (0, 1]: the log is finite
+    u2 = hashed_uniform(seed, 2 * layer + 1002, 1, rows, cols)
+    return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * torch.pi * u2)
+
+
+class NoiseInjection(nn.Module):
+    """Adds one map of per-pixel Gaussian noise times a learned per-channel scale (StyleGAN's noise inputs).
+
+    A generator trained with L1 paints the conditional median, smooth where real nuclei carry a
+    random chromatin texture; a noise input lets it paint a texture that is not tied to the mask.
+    The scales start at 0, so a generator fine-tuned from one without noise starts painting as it
+    did. Training draws fresh noise each call; in eval mode the module adds nothing unless
+    :class:`PositionalDropout` (which :func:`nucgan.generation.paint` installs) supplies positional
+    noise, so tiles agree and a seed reproduces an image.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(channels))
+        self.positional: "Callable[[torch.Tensor], torch.Tensor] | None" = None  # set by PositionalDropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` plus scale[c] * n(row, col): fresh noise in training, positional noise when painting."""
+        if self.training:
+            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        elif self.positional is not None:
+            noise = self.positional(x)
+        else:
+            return x
+        return x + self.scale.view(1, -1, 1, 1).to(x.dtype) * noise
+
+
 class PositionalDropout:
     """Dropout whose mask depends on the global pixel position, not on the tile, so tiles agree.
 
@@ -68,6 +102,18 @@ class PositionalDropout:
         self.tile = (0, 0)
         self._layers = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         self._handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self._layers)]
+        self._injections = [m for m in model.modules() if isinstance(m, NoiseInjection)]
+        for i, m in enumerate(self._injections):  # noise injection: the same positional rule, Gaussian
+            m.positional = self._normal(i)
+
+    def _normal(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        def noise(x: torch.Tensor) -> torch.Tensor:
+            h, w = x.shape[-2:]
+            sy, sx = self.tile[0] // h, self.tile[1] // w
+            maps = [hashed_normal(self.seed, index, torch.arange(h) + oy // sy, torch.arange(w) + ox // sx)
+                    for oy, ox in self.offsets]
+            return torch.stack(maps).to(device=x.device, dtype=x.dtype)
+        return noise
 
     def _hook(self, index: int):  # noqa: ANN202
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
@@ -87,6 +133,8 @@ class PositionalDropout:
         return hook
 
     def remove(self) -> None:
-        """Detach the hooks (the model's dropout layers behave as before)."""
+        """Detach the hooks (the model's dropout and noise-injection layers behave as before)."""
         for handle in self._handles:
             handle.remove()
+        for m in self._injections:
+            m.positional = None

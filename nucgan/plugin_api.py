@@ -28,7 +28,7 @@ _NAMES = {
     "create_activation": "nucgan.activations", "check_activation": "nucgan.activations",
     "create_generator": "nucgan.registry", "upgrade_generator_config": "nucgan.registry",
     "TilesDataset": "nucgan.tiles", "TrainingPair": "nucgan.tiles", "Normalization": "nucgan.normalize",
-    "InputSettings": "nucgan.inputs",
+    "InputSettings": "nucgan.inputs", "NoiseInjection": "nucgan.noise",
     "read_pair": "nucgan.io", "image_files": "nucgan.io", "stardist_pairs": "nucgan.folders",
     "cellpose_pairs": "nucgan.folders", "atomic_path": "nucgan.atomic",
     "gap_graph": "nucgan.layering", "GapGraph": "nucgan.layering", "check_labels": "nucgan.layering",
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from nucgan.labelstats import image_stats, label_files  # noqa: F401
     from nucgan.layering import GapGraph, check_labels, gap_graph  # noqa: F401
     from nucgan.inputs import InputSettings  # noqa: F401
+    from nucgan.noise import NoiseInjection  # noqa: F401
     from nucgan.normalize import Normalization  # noqa: F401
     from nucgan.registry import create_generator, upgrade_generator_config  # noqa: F401
     from nucgan.shapes import crop_to_content, instance_shapes, largest_component, transform_shape  # noqa: F401

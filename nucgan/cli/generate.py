@@ -35,7 +35,7 @@ def generate_command(
     layered: bool = typer.Option(False, help="LABELS is a pre-layered (channels, H, W) binary stack."),
     seed: int = typer.Option(0, help="Seed for the layering and the dropout noise."),
     samples: int = typer.Option(1, min=1, help="Images per mask (different noise); written as a stack."),
-    noise: bool = typer.Option(True, "--noise/--no-noise", help="Dropout noise (pix2pix) on or off."),
+    noise: bool = typer.Option(True, "--noise/--no-noise", help="The generator's noise (pix2pix dropout, and noise injection where the model has it) on or off."),
     raw: bool = typer.Option(False, help="Write the model's float output in [-1, 1] instead of source intensities."),
     tile: Optional[int] = typer.Option(None, help="Tile size for large images, a multiple of the model's size multiple [512]."),
     overlap: Optional[int] = typer.Option(None, help="Overlap between tiles, blended [64, or the size multiple if larger]."),

@@ -302,10 +302,16 @@ def _init_from(generator: torch.nn.Module, ref: str, world: distributed.World) -
     source = load(ref) if world.main else None  # rank 0 pulls a zoo id into the cache once
     distributed.barrier(world)
     source = source or load(ref)
-    if source.generator.config() != generator.config():
-        raise InputError(f"--init {ref}: its generator ({source.info.name}, {source.generator.config()}) differs "
-                         f"from this run's ({generator.config()}); use the same --generator settings to fine-tune")
-    generator.load_state_dict(source.generator.state_dict())
+    mine, theirs = generator.config(), source.generator.config()
+    # a generator with noise injection may start from the same one without: its noise scales start at 0
+    adds_noise = bool(mine.get("noise_levels")) and {k: v for k, v in mine.items() if k != "noise_levels"} == theirs
+    if theirs != mine and not adds_noise:
+        raise InputError(f"--init {ref}: its generator ({source.info.name}, {theirs}) differs "
+                         f"from this run's ({mine}); use the same --generator settings to fine-tune")
+    missing, unexpected = generator.load_state_dict(source.generator.state_dict(), strict=not adds_noise)
+    if adds_noise and (unexpected or not all(k.endswith(".scale") for k in missing)):
+        raise InputError(f"--init {ref}: weights do not fit this run's generator (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
 
 
 def train(config: TrainConfig, *, resume: bool = False) -> Path:

@@ -12,6 +12,11 @@ encoder feature of the same size (decoder output first). Head: a transposed conv
 ``bilinear``'s cost; its head carries 8 channels to full size), which leave no checkerboard. The default stays ``transpose``, so the paper's architecture and Table 1's
 parameter counts hold; ``config()`` names ``upsample`` only when it is not ``transpose``, so the
 paper models' configs are as they always were.
+
+``noise_levels`` (not the paper's; default 0) adds per-pixel noise injection
+(:class:`nucgan.noise.NoiseInjection`, scales starting at 0) after the BatchNorm of that many
+decoder blocks, counted from the finest: a noise input the generator may turn into texture that
+the masks do not determine. ``config()`` names it only when it is not 0.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nucgan.plugin_api import Generator, check_activation, create_activation
+from nucgan.plugin_api import Generator, NoiseInjection, check_activation, create_activation
 from nucgan_builtins.generators._layers import (UPSAMPLE_MODES, batch_norm, check_choice, check_int, check_rate,
                                                 down_conv, keras_init_, leaky_relu, upsample_conv)
 
@@ -34,7 +39,7 @@ class UNet(Generator):
 
     def __init__(self, in_channels: int = 4, filters: int = 16, kernel_size: int = 5, levels: int = 4,
                  activation: str = "tanh", out_channels: int = 1, dropout: float = 0.5,
-                 upsample: str = "transpose") -> None:
+                 upsample: str = "transpose", noise_levels: int = 0) -> None:
         super().__init__()
         name = "unet"
         self.in_channels = check_int(name, "in_channels", in_channels, 1)
@@ -45,6 +50,7 @@ class UNet(Generator):
         self.dropout = check_rate(name, "dropout", dropout)
         self.activation_name = check_activation(activation)
         self.upsample = check_choice(name, "upsample", upsample, UPSAMPLE_MODES)
+        self.noise_levels = check_int(name, "noise_levels", noise_levels, 0, maximum=self.levels)
         self.size_multiple = 2 ** (self.levels + 1)
 
         k, f, n = self.kernel_size, self.filters, self.levels
@@ -57,6 +63,8 @@ class UNet(Generator):
         for j, level in enumerate(range(n - 1, -1, -1)):
             cin = widths[n] if j == 0 else 2 * widths[level + 1]
             block: list[nn.Module] = [upsample_conv(cin, widths[level], k, self.upsample), batch_norm(widths[level])]
+            if level < self.noise_levels:  # level 0 is the finest decoder block
+                block.append(NoiseInjection(widths[level]))
             if j < DROPOUT_BLOCKS and self.dropout > 0:
                 block.append(nn.Dropout(self.dropout))
             block.append(leaky_relu())
@@ -72,6 +80,8 @@ class UNet(Generator):
                "dropout": self.dropout}
         if self.upsample != "transpose":
             cfg["upsample"] = self.upsample
+        if self.noise_levels:
+            cfg["noise_levels"] = self.noise_levels
         return cfg
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

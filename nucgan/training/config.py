@@ -55,6 +55,7 @@ class TrainConfig:
     gan_loss: str = "bce"
     lambda_l1: float = 100.0
     feature_matching: float = 0.0  # weight of the L1 between D's inner activations on real and generated (0: off)
+    d_pass: str = "separate"  # D over the real and the generated batch: separate passes (the paper's) or one joint pass
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     batch: int = 8
@@ -95,6 +96,7 @@ class TrainConfig:
             (self.feature_matching >= 0, f"feature-matching must be >= 0, got {self.feature_matching}"),
             (not (self.feature_matching > 0 and self.gan_loss == "none"),
              "--feature-matching needs a discriminator; it cannot apply with --gan-loss none"),
+            (self.d_pass in {"separate", "joint"}, f"d-pass must be separate or joint, got {self.d_pass!r}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}"),
             (self.batch >= 1 and self.steps >= 1, f"batch and steps must be >= 1, got {self.batch}, {self.steps}"),

@@ -137,7 +137,7 @@ class Run:
             amp = torch.autocast(self.device.type, dtype=torch.bfloat16)
         self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
                                lambda_l1=c.lambda_l1, world=self.world, autocast=amp,
-                               feature_matching=c.feature_matching)
+                               feature_matching=c.feature_matching, joint_d=c.d_pass == "joint")
         n = len(self.dataset)
         self.sample_ids = sample_ids(n)
 

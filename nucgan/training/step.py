@@ -36,16 +36,22 @@ class GanStep:
     matches TensorFlow pix2pix (both gradients from one forward pass) and saves the third D pass
     a sequential PyTorch loop makes. ``feature_matching`` > 0 adds that weight times the L1 between
     D's inner activations on the real and the generated pair (read from the same two passes).
+
+    ``joint_d`` runs D once over the real and the generated batch concatenated: its BatchNorm then
+    normalises both classes with the same statistics, so a difference the whole generated batch
+    shares (smoother nuclei, less noise) is not normalised away as it is in a pass over one class.
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
-                 autocast: torch.autocast | None = None, feature_matching: float = 0.0) -> None:
+                 autocast: torch.autocast | None = None, feature_matching: float = 0.0,
+                 joint_d: bool = False) -> None:
         self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
         self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
         self.fm_weight = float(feature_matching)
         self.tap = FeatureTap(discriminator) if self.fm_weight > 0 and gan_loss != "none" else None
         self.autocast = autocast
+        self.joint_d = bool(joint_d)
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
@@ -58,16 +64,23 @@ class GanStep:
             return StepLosses(zero, g_l1.detach(), zero), self.lambda_l1 * g_l1, None
         if self.tap is not None:
             self.tap.take()  # drop anything recorded outside a step
-        d_real = self.d(cond, real)
-        real_features = self.tap.take() if self.tap is not None else []
-        d_fake = self.d(cond, fake)
+        if self.joint_d:  # one pass over both: BatchNorm sees real and generated together
+            n = real.shape[0]
+            d_real, d_fake = self.d(torch.cat([cond, cond]), torch.cat([real, fake.to(real.dtype)])).split(n)
+            both = self.tap.take() if self.tap is not None else []
+            real_features, fake_features = [f[:n] for f in both], [f[n:] for f in both]
+        else:
+            d_real = self.d(cond, real)
+            real_features = self.tap.take() if self.tap is not None else []
+            d_fake = self.d(cond, fake)
+            fake_features = self.tap.take() if self.tap is not None else []
         g_gan = adversarial(d_fake.float(), True, self.gan_loss)
         g_l1 = (fake.float() - real.float()).abs().mean()
         d = adversarial(d_real.float(), True, self.gan_loss) + adversarial(d_fake.float(), False, self.gan_loss)
         loss_g = g_gan + self.lambda_l1 * g_l1
         parts = StepLosses(g_gan.detach(), g_l1.detach(), d.detach())
         if self.tap is not None:
-            g_fm = feature_matching(real_features, self.tap.take())
+            g_fm = feature_matching(real_features, fake_features)
             loss_g = loss_g + self.fm_weight * g_fm
             parts.g_fm = g_fm.detach()
         return parts, loss_g, d

@@ -130,6 +130,11 @@ def test_validation_real_reaches_the_runs_of_arms_with_real_pairs(folder, tmp_pa
     assert seen["real"] == (real, None) and seen["synthetic"][1] is None and len(seen["synthetic"][0]) == 3
     assert seen["real+synthetic"] == ([real[i] for i in tr_idx] + seen["synthetic"][0], [real[i] for i in va_idx])
     assert result["validation"] == "real" and result["summary"]["real+synthetic"]["train_images"] == 5
+    few = tmp_path / "few"  # 2 real train pairs keep 1 for few-real+synthetic: refused before any data is made
+    with pytest.raises(InputError, match="at least 2 real pairs in few-real\\+synthetic, which keeps 1 of 2"):
+        dt.run_table(folder / "train", folder / "test", "dsb2018-1x-k3", few, segmenter="stardist",
+                     arms=["few-real+synthetic"], seeds=[0], validation="real", log=lambda m: None)
+    assert not few.exists()
 
 
 def test_downstream_runs_every_arm_then_resumes(folder, tmp_path, monkeypatch, capsys):

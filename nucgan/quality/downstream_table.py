@@ -267,6 +267,12 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
                          f"({test_folder}: {len(test)})")
     if max_train_images:
         train = seeded_subset(train, max_train_images, SUBSET_SEED)
+    if validation == "real":  # before any data is made: an arm too small to split its real pairs
+        small = [arm for arm in arms if 0 < real_count(arm, len(train)) < 2]
+        if small:
+            raise InputError(f"downstream: --validation real needs at least 2 real pairs in {', '.join(small)}, "
+                             f"which keeps {real_count(small[0], len(train))} of {len(train)}; use more train images "
+                             "or leave --validation out")
     check_python(python, segmenter)
     out.mkdir(parents=True, exist_ok=True)
     keep_out_of_git(out)

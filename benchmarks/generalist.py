@@ -77,11 +77,15 @@ RECIPES["dsb2018-fluo-1x-k3-nz"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--gen-arg",
 # so the discriminator's BatchNorm no longer normalises each class on its own and can see what every generated
 # tile lacks (texture, noise); the D loss of the separate-pass runs sat near log 4 (chance) for most of a fine-tune
 RECIPES["dsb2018-fluo-1x-k3-nzj"] = [*RECIPES["dsb2018-fluo-1x-k3-nz"], "--d-pass", "joint"]  # run from ROOT
+# ablation (issue 14 point 5): nzj with the discriminator at 4x the generator's learning rate (two time-scale
+# updates), so the fresh discriminator of a fine-tune leaves chance sooner
+RECIPES["dsb2018-fluo-1x-k3-nzjt"] = [*RECIPES["dsb2018-fluo-1x-k3-nzj"], "--lr-d", "8e-4"]  # run from ROOT
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
              "dsb2018-fluo-1x-k3-nz": {"--steps": "2000", "--seed": "1"},
-             "dsb2018-fluo-1x-k3-nzj": {"--steps": "2000", "--seed": "1"}}
+             "dsb2018-fluo-1x-k3-nzj": {"--steps": "2000", "--seed": "1"},
+             "dsb2018-fluo-1x-k3-nzjt": {"--steps": "2000", "--seed": "1"}}
 
 
 def common(name: str) -> list[str]:

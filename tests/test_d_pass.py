@@ -63,3 +63,16 @@ def test_d_pass_is_recorded_and_checked(dsb_dir, tmp_path):
     assert json.loads((run / "config.json").read_text())["d_pass"] == "joint"
     with pytest.raises(nucgan.InputError, match="d-pass must be separate or joint, got 'both'"):
         TrainConfig(d_pass="both").validate()
+
+
+def test_lr_d_sets_the_discriminators_learning_rate_only(dsb_dir, tmp_path):
+    from nucgan.training.loop import Run
+
+    run = Run(tiny(dsb_dir, tmp_path / "ttur", lr_d=4e-3))
+    run.prepare()
+    assert run.opt_d.param_groups[0]["lr"] == 4e-3 and run.opt_g.param_groups[0]["lr"] == 1e-3
+    plain = Run(tiny(dsb_dir, tmp_path / "plain"))
+    plain.prepare()
+    assert plain.opt_d.param_groups[0]["lr"] == plain.opt_g.param_groups[0]["lr"] == 1e-3
+    with pytest.raises(nucgan.InputError, match="lr-d must be positive, got 0.0"):
+        TrainConfig(lr_d=0.0).validate()

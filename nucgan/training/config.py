@@ -57,6 +57,7 @@ class TrainConfig:
     feature_matching: float = 0.0  # weight of the L1 between D's inner activations on real and generated (0: off)
     d_pass: str = "separate"  # D over the real and the generated batch: separate passes (the paper's) or one joint pass
     lr: float = 2e-4
+    lr_d: float | None = None  # the discriminator's learning rate (two time-scale updates); None: lr
     betas: tuple[float, float] = (0.5, 0.999)
     batch: int = 8
     steps: int = 1000
@@ -98,6 +99,7 @@ class TrainConfig:
              "--feature-matching needs a discriminator; it cannot apply with --gan-loss none"),
             (self.d_pass in {"separate", "joint"}, f"d-pass must be separate or joint, got {self.d_pass!r}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
+            (self.lr_d is None or self.lr_d > 0, f"lr-d must be positive, got {self.lr_d}"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}"),
             (self.batch >= 1 and self.steps >= 1, f"batch and steps must be >= 1, got {self.batch}, {self.steps}"),
             (self.device in {"auto", "cpu", "cuda", "mps"} or self.device.startswith("cuda:"),

@@ -118,7 +118,7 @@ class Run:
         self.g.to(self.device, memory_format=memory_format).train()
         self.d.to(self.device, memory_format=memory_format).train()
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=c.lr, betas=c.betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=c.lr if c.lr_d is None else c.lr_d, betas=c.betas)
         self.start = 0
         if self.checkpoint:
             ck = self.checkpoint

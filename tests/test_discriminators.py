@@ -1,4 +1,4 @@
-"""The built-in discriminators: the paper's kernel-2 PatchGAN and pix2pix's 70 x 70 PatchGAN."""
+"""The built-in discriminators: the paper's kernel-2 PatchGAN, pix2pix's 70 x 70 PatchGAN, the 3 x 3 PatchGAN."""
 
 from __future__ import annotations
 
@@ -50,9 +50,34 @@ def test_pix2pix_patchgan_is_70x70_with_4x4_kernels():
     assert _receptive_field(nucgan.create_discriminator("patchgan", n_layers=1, filters=8), 4, 64) == (16, 16)
 
 
+def test_k3_patchgan_reads_every_pixel_with_a_31px_field():
+    d = nucgan.create_discriminator("patchgan-k3", in_channels=5)
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(6, 32), (32, 64), (64, 128), (128, 128), (128, 1)]
+    assert [c.kernel_size[0] for c in convs] == [3, 3, 3, 3, 1] and [c.stride[0] for c in convs] == [2, 2, 2, 1, 1]
+    assert d(*_pair(2, 5, 128)).shape == (2, 1, 16, 16)
+    assert _receptive_field(d, 5, 128) == (31, 31)
+    d.eval()  # a 3 x 3 kernel at stride 2 reads every pixel: each one moves some logit
+    cond, img = _pair(1, 5, 64)
+    img.requires_grad_(True)
+    d(cond, img).sum().backward()
+    assert (img.grad.abs() > 0).all()
+
+
+def test_k3_patchgan_unconditional_ignores_the_masks():
+    torch.manual_seed(0)
+    d = nucgan.create_discriminator("patchgan-k3", in_channels=4, filters=8, conditional=False).eval()
+    cond, img = _pair(1, 4, 64)
+    assert torch.equal(d(cond, img), d(-cond, img))
+    assert d.config()["conditional"] is False
+    pooled = nucgan.create_discriminator("patchgan-k3", in_channels=4, filters=8, pool=True)
+    assert pooled(*_pair(3, 4, 64)).shape == (3, 1, 1, 1)
+    assert nucgan.create_discriminator("patchgan-k3", **d.config()).config() == d.config()
+
+
 def test_the_conditioning_matters():
     torch.manual_seed(0)
-    for name in ("patchgan-paper", "patchgan"):
+    for name in ("patchgan-paper", "patchgan", "patchgan-k3"):
         d = nucgan.create_discriminator(name, in_channels=4, filters=8).eval()
         cond, img = _pair(1, 4, 64)
         assert not torch.allclose(d(cond, img), d(-cond, img))

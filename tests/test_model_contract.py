@@ -28,6 +28,7 @@ TINY_GENERATORS = {
 TINY_DISCRIMINATORS = {
     "patchgan-paper": [{"filters": 4}, {"filters": 4, "spectral_norm": True}],
     "patchgan": [{"filters": 4}, {"filters": 4, "n_layers": 2, "spectral_norm": True}],
+    "patchgan-k3": [{"filters": 4}, {"filters": 4, "layers": 2, "conditional": False, "spectral_norm": True}],
 }
 
 
@@ -47,7 +48,7 @@ DISC_CASES = _cases("d", TINY_DISCRIMINATORS)
 
 def test_every_builtin_is_covered():
     assert {"unet", "chain", "chain2", "chain3", "unetpp", "timm-unet"} <= {c.values[0] for c in GEN_CASES}
-    assert {"patchgan-paper", "patchgan"} <= {c.values[0] for c in DISC_CASES}
+    assert {"patchgan-paper", "patchgan", "patchgan-k3"} <= {c.values[0] for c in DISC_CASES}
 
 
 def _sizes(model) -> list[tuple[int, int]]:

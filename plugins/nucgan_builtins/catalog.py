@@ -25,6 +25,8 @@ DISCRIMINATORS: list[DiscriminatorSpec] = [
                       "The paper's PatchGAN: kernel-2 convolutions, 18 x 18 logits for 128 px inputs."),
     DiscriminatorSpec("patchgan", f"{_P}.discriminators.patchgan:PatchGAN",
                       "pix2pix's 70 x 70 PatchGAN (4 x 4 kernels, n_layers=3)."),
+    DiscriminatorSpec("patchgan-k3", f"{_P}.discriminators.patchgan_k3:PatchGANK3",
+                      "3 x 3 stride-2 PatchGAN that reads every pixel (sees texture and noise); 31 px field."),
 ]
 
 LAYERERS: list[LayererSpec] = [

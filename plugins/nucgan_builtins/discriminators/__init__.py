@@ -1,1 +1,1 @@
-"""Built-in discriminators: the paper's PatchGAN and pix2pix's 70 x 70 PatchGAN."""
+"""Built-in discriminators: the paper's PatchGAN, pix2pix's 70 x 70 PatchGAN and a 3 x 3 texture PatchGAN."""

@@ -42,13 +42,21 @@ def _mix(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+def unit_interval(h: torch.Tensor) -> torch.Tensor:
+    """uint32 hashes (in int64) -> float32 in [0, 1): the top 24 bits, which float32 holds exactly.
+
+    ``h / 2**32`` in float32 rounds hashes within 2^7 of 2^32 up to exactly 1.0, and Box-Muller's
+    log(1 - u) then gives -inf (NaN pixels in a painted image)."""
+    return (h >> 8).to(torch.float32) / float(2 ** 24)
+
+
 def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Uniform [0, 1) numbers for (channel, row, col), a pure function of the seed, layer and position."""
     h = _mix(torch.tensor((seed * 0x9E3779B1 + layer * 0x85EBCA77) & _MASK32, dtype=torch.int64))
     h = _mix(h ^ torch.arange(channels, dtype=torch.int64).view(-1, 1, 1))
     h = _mix(h ^ rows.to(torch.int64).view(1, -1, 1))
     h = _mix(h ^ (cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
-    return h.to(torch.float32) / 2.0 ** 32
+    return unit_interval(h)
 
 
 def hashed_normal(seed: int, layer: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

@@ -56,6 +56,7 @@ class TrainConfig:
     lambda_l1: float = 100.0
     feature_matching: float = 0.0  # weight of the L1 between D's inner activations on real and generated (0: off)
     d_pass: str = "separate"  # D over the real and the generated batch: separate passes (the paper's) or one joint pass
+    d_noise: bool = False  # D sees generated tiles with white noise up to the real tile's fine-noise level
     lr: float = 2e-4
     lr_d: float | None = None  # the discriminator's learning rate (two time-scale updates); None: lr
     betas: tuple[float, float] = (0.5, 0.999)

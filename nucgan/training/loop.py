@@ -137,7 +137,8 @@ class Run:
             amp = torch.autocast(self.device.type, dtype=torch.bfloat16)
         self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
                                lambda_l1=c.lambda_l1, world=self.world, autocast=amp,
-                               feature_matching=c.feature_matching, joint_d=c.d_pass == "joint")
+                               feature_matching=c.feature_matching, joint_d=c.d_pass == "joint",
+                               d_noise=c.d_noise)
         n = len(self.dataset)
         self.sample_ids = sample_ids(n)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from nucgan.training.d_noise import match_fine_noise
 from nucgan.training.distributed import World, average_gradients, broadcast_buffers
 from nucgan.training.feature_matching import FeatureTap, feature_matching
 from nucgan.training.losses import adversarial
@@ -40,18 +41,22 @@ class GanStep:
     ``joint_d`` runs D once over the real and the generated batch concatenated: its BatchNorm then
     normalises both classes with the same statistics, so a difference the whole generated batch
     shares (smoother nuclei, less noise) is not normalised away as it is in a pass over one class.
+
+    ``d_noise`` shows D each generated tile with white noise up to its real tile's fine-noise level
+    (:mod:`nucgan.training.d_noise`), as synth's sensor noise will paint it; the L1 sees the clean tile.
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
                  autocast: torch.autocast | None = None, feature_matching: float = 0.0,
-                 joint_d: bool = False) -> None:
+                 joint_d: bool = False, d_noise: bool = False) -> None:
         self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
         self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
         self.fm_weight = float(feature_matching)
         self.tap = FeatureTap(discriminator) if self.fm_weight > 0 and gan_loss != "none" else None
         self.autocast = autocast
         self.joint_d = bool(joint_d)
+        self.d_noise = bool(d_noise)
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
@@ -64,15 +69,16 @@ class GanStep:
             return StepLosses(zero, g_l1.detach(), zero), self.lambda_l1 * g_l1, None
         if self.tap is not None:
             self.tap.take()  # drop anything recorded outside a step
+        judged = match_fine_noise(fake, real) if self.d_noise else fake  # what D sees of the generated tile
         if self.joint_d:  # one pass over both: BatchNorm sees real and generated together
             n = real.shape[0]
-            d_real, d_fake = self.d(torch.cat([cond, cond]), torch.cat([real, fake.to(real.dtype)])).split(n)
+            d_real, d_fake = self.d(torch.cat([cond, cond]), torch.cat([real, judged.to(real.dtype)])).split(n)
             both = self.tap.take() if self.tap is not None else []
             real_features, fake_features = [f[:n] for f in both], [f[n:] for f in both]
         else:
             d_real = self.d(cond, real)
             real_features = self.tap.take() if self.tap is not None else []
-            d_fake = self.d(cond, fake)
+            d_fake = self.d(cond, judged)
             fake_features = self.tap.take() if self.tap is not None else []
         g_gan = adversarial(d_fake.float(), True, self.gan_loss)
         g_l1 = (fake.float() - real.float()).abs().mean()

@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--disc", default=None,
                     help="another registered discriminator, or realism-cnn (the control) [the model's recipe's]")
     ap.add_argument("--disc-arg", action="append", default=[], help="a discriminator kwarg, key=value (repeatable)")
+    ap.add_argument("--cond-scale", type=float, default=1.0,
+                    help="multiply the conditioning by this before the discriminator (are the masks' +-1 edges what blinds it?)")
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="JSON of the result")
@@ -88,6 +90,7 @@ def main() -> None:
         return cond, real, fake
 
     def logits(cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cond = cond * args.cond_scale
         if args.d_pass == "joint":
             return d(torch.cat([cond, cond]), torch.cat([real, fake])).split(real.shape[0])
         return d(cond, real), d(cond, fake)
@@ -113,7 +116,7 @@ def main() -> None:
             scores_fake += lf.float().mean(dim=(1, 2, 3)).tolist()
     auc = roc_auc(np.asarray(scores_fake), np.asarray(scores_real))  # P(real scores above generated); 0.5: chance
     result = {"model": args.model, "discriminator": args.disc or config.discriminator,
-              "discriminator_kwargs": config.discriminator_kwargs if args.disc != "realism-cnn" else {}, "d_pass": args.d_pass, "lr_d": args.lr_d,
+              "discriminator_kwargs": config.discriminator_kwargs if args.disc != "realism-cnn" else {}, "d_pass": args.d_pass, "lr_d": args.lr_d, "cond_scale": args.cond_scale,
               "steps": args.steps, "seed": args.seed, "final_d_loss": round(float(np.mean(losses[-50:])), 4),
               "auc_real_above_generated": round(auc, 4), "tiles_scored": len(scores_real) * 2,
               "seconds": round(time.perf_counter() - started, 1), "command": " ".join(["python", *sys.argv])}

@@ -76,3 +76,20 @@ def test_lr_d_sets_the_discriminators_learning_rate_only(dsb_dir, tmp_path):
     assert plain.opt_d.param_groups[0]["lr"] == plain.opt_g.param_groups[0]["lr"] == 1e-3
     with pytest.raises(nucgan.InputError, match="lr-d must be positive, got 0.0"):
         TrainConfig(lr_d=0.0).validate()
+
+
+def test_d_cond_scale_scales_the_masks_the_discriminator_sees_only(dsb_dir, tmp_path):
+    step, _ = step_pair(joint=False)
+    step.d_cond_scale = 0.05
+    seen_d, seen_g = [], []
+    step.d.register_forward_hook(lambda module, inputs, output: seen_d.append(inputs[0].abs().max().item()))
+    step.g.register_forward_hook(lambda module, inputs, output: seen_g.append(inputs[0].abs().max().item()))
+    cond, real = batch()
+    step.losses(cond, real)
+    top = cond.abs().max().item()
+    assert seen_g == [pytest.approx(top)] and seen_d == [pytest.approx(0.05 * top)] * 2
+    run = train(tiny(dsb_dir, tmp_path / "scaled", steps=2, d_cond_scale=0.05))
+    assert json.loads((run / "config.json").read_text())["d_cond_scale"] == 0.05
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(nucgan.InputError, match="d-cond-scale must be a positive number"):
+            TrainConfig(d_cond_scale=bad).validate()

@@ -44,12 +44,14 @@ class GanStep:
 
     ``d_noise`` shows D each generated tile with white noise up to its real tile's fine-noise level
     (:mod:`nucgan.training.d_noise`), as synth's sensor noise will paint it; the L1 sees the clean tile.
+    ``d_cond_scale`` multiplies the conditioning D sees: the +-1 mask channels, with their sharp edges,
+    otherwise swamp the image's grain and texture in D's first layer (``benchmarks/d_probe.py``).
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
                  autocast: torch.autocast | None = None, feature_matching: float = 0.0,
-                 joint_d: bool = False, d_noise: bool = False) -> None:
+                 joint_d: bool = False, d_noise: bool = False, d_cond_scale: float = 1.0) -> None:
         self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
         self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
         self.fm_weight = float(feature_matching)
@@ -57,6 +59,7 @@ class GanStep:
         self.autocast = autocast
         self.joint_d = bool(joint_d)
         self.d_noise = bool(d_noise)
+        self.d_cond_scale = float(d_cond_scale)
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
@@ -70,6 +73,8 @@ class GanStep:
         if self.tap is not None:
             self.tap.take()  # drop anything recorded outside a step
         judged = match_fine_noise(fake, real) if self.d_noise else fake  # what D sees of the generated tile
+        if self.d_cond_scale != 1.0:  # what D sees of the masks
+            cond = cond * self.d_cond_scale
         if self.joint_d:  # one pass over both: BatchNorm sees real and generated together
             n = real.shape[0]
             d_real, d_fake = self.d(torch.cat([cond, cond]), torch.cat([real, judged.to(real.dtype)])).split(n)

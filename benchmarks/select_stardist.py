@@ -147,8 +147,23 @@ def main(argv: list[str] | None = None) -> int:
         name, why = choose(models, {label(c) + suffix + suffixes[c]: c for c in candidates})
         print(f"\nbest of these candidates on the held-out part: {name} ({why}); synth's default is DEFAULT_MODEL in nucgan/synth.py")
     noisy = max(suffixes.values(), key=len)  # the file name carries the options' suffix, as the rows do
-    (args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{noisy}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    write_selection(args.out / f"selection{'' if args.layout == 'bank' else '-' + args.layout}{noisy}.json",
+                    rows, command)
     return 0
+
+
+def write_selection(path: Path, rows: list, command: str) -> None:
+    """Merge ``rows`` into the selection file at ``path``, atomically: a candidate measured in an earlier run
+    keeps its row (each row records the command that measured it), one measured again is replaced."""
+    kept = []
+    if path.exists():
+        old = json.loads(path.read_text())
+        fresh = {name for name, _ in rows}
+        kept = [(name, {"command": old.get("command"), **s}) for name, s in old.get("rows", []) if name not in fresh]
+    merged = kept + [(name, {"command": command, **s}) for name, s in rows]
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"command": command, "rows": merged}, indent=1) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

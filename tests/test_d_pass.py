@@ -93,3 +93,28 @@ def test_d_cond_scale_scales_the_masks_the_discriminator_sees_only(dsb_dir, tmp_
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(nucgan.InputError, match="d-cond-scale must be a positive number"):
             TrainConfig(d_cond_scale=bad).validate()
+
+
+def test_l1_blur_ties_the_coarse_image_and_leaves_fine_texture_to_the_discriminator(dsb_dir, tmp_path):
+    from nucgan.training.l1 import l1_loss
+    real = torch.zeros(2, 1, 64, 64)
+    fine = real.clone()
+    fine[..., ::2, :] += 0.2  # 1 px stripes: texture finer than the blur
+    fine[..., 1::2, :] -= 0.2
+    coarse = real + 0.2  # a brightness change: what the blurred L1 must still see
+    assert l1_loss(fine, real) == pytest.approx(0.2)
+    assert l1_loss(fine, real, 2.0) < 0.01
+    assert l1_loss(coarse, real, 2.0) == pytest.approx(0.2, rel=1e-4)
+    step, _ = step_pair(joint=False)
+    cond, real_batch = batch()
+    plain, _, _ = step.losses(cond, real_batch)
+    step.l1_blur = 2.0
+    blurred, _, _ = step.losses(cond, real_batch)
+    assert float(blurred.g_l1) < float(plain.g_l1)
+    run = train(tiny(dsb_dir, tmp_path / "blurred", steps=2, l1_blur=1.5))
+    assert json.loads((run / "config.json").read_text())["l1_blur"] == 1.5
+    for bad in (-0.5, 17.0, float("nan")):
+        with pytest.raises(nucgan.InputError, match="l1-blur must be a sigma"):
+            TrainConfig(l1_blur=bad).validate()
+    with pytest.raises(nucgan.InputError, match="needs tiles wider"):
+        TrainConfig(l1_blur=12.0, tile=32).validate()

@@ -13,6 +13,9 @@ from nucgan.errors import InputError
 from nucgan.inputs import FIELDS as INPUT_FIELDS
 from nucgan.inputs import InputSettings, split_settings
 
+#: the largest --l1-blur sigma: its kernel (radius 3 sigma) must fit a tile's reflected border
+MAX_L1_BLUR = 16.0
+
 #: input settings that may be given on TrainConfig itself (``TrainConfig(tile=64)``): shortcuts into ``input``
 INPUT_SHORTCUTS = tuple(sorted(INPUT_FIELDS - {"normalization", "styles"}))
 
@@ -54,6 +57,7 @@ class TrainConfig:
     # objective and optimiser
     gan_loss: str = "bce"
     lambda_l1: float = 100.0
+    l1_blur: float = 0.0  # sigma (px) of the Gaussian both tiles are blurred by before the L1 (0: plain L1)
     feature_matching: float = 0.0  # weight of the L1 between D's inner activations on real and generated (0: off)
     d_pass: str = "separate"  # D over the real and the generated batch: separate passes (the paper's) or one joint pass
     d_noise: bool = False  # D sees generated tiles with white noise up to the real tile's fine-noise level
@@ -96,6 +100,9 @@ class TrainConfig:
             (self.views in {"none", "paper5", "d4"}, f"views must be none, paper5 or d4, got {self.views!r}"),
             (self.gan_loss in {"bce", "lsgan", "none"}, f"gan loss must be bce, lsgan or none, got {self.gan_loss!r}"),
             (self.lambda_l1 >= 0, f"lambda-l1 must be >= 0, got {self.lambda_l1}"),
+            (0 <= self.l1_blur <= MAX_L1_BLUR, f"l1-blur must be a sigma in px from 0 to {MAX_L1_BLUR:g}, got {self.l1_blur}"),
+            (not 0 < self.l1_blur <= MAX_L1_BLUR or 3 * self.l1_blur < self.input.tile - 1,
+             f"l1-blur {self.l1_blur:g} px needs tiles wider than 3 sigma + 1 px, got tile {self.input.tile}"),
             (self.feature_matching >= 0, f"feature-matching must be >= 0, got {self.feature_matching}"),
             (not (self.feature_matching > 0 and self.gan_loss == "none"),
              "--feature-matching needs a discriminator; it cannot apply with --gan-loss none"),

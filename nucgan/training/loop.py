@@ -138,7 +138,8 @@ class Run:
         self.step_fn = GanStep(self.g, self.d, self.opt_g, self.opt_d, gan_loss=c.gan_loss,
                                lambda_l1=c.lambda_l1, world=self.world, autocast=amp,
                                feature_matching=c.feature_matching, joint_d=c.d_pass == "joint",
-                               d_noise=c.d_noise, d_cond_scale=c.d_cond_scale)
+                               d_noise=c.d_noise, d_cond_scale=c.d_cond_scale,
+                               l1_blur=c.l1_blur)
         n = len(self.dataset)
         self.sample_ids = sample_ids(n)
 

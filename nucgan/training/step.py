@@ -10,6 +10,7 @@ import torch
 from nucgan.training.d_noise import match_fine_noise
 from nucgan.training.distributed import World, average_gradients, broadcast_buffers
 from nucgan.training.feature_matching import FeatureTap, feature_matching
+from nucgan.training.l1 import l1_loss
 from nucgan.training.losses import adversarial
 
 
@@ -46,12 +47,15 @@ class GanStep:
     (:mod:`nucgan.training.d_noise`), as synth's sensor noise will paint it; the L1 sees the clean tile.
     ``d_cond_scale`` multiplies the conditioning D sees: the +-1 mask channels, with their sharp edges,
     otherwise swamp the image's grain and texture in D's first layer (``benchmarks/d_probe.py``).
+    ``l1_blur`` > 0 takes the L1 between the two tiles blurred by that sigma (:mod:`nucgan.training.l1`),
+    so texture finer than it is left to the adversary.
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, *, gan_loss: str, lambda_l1: float, world: World,
                  autocast: torch.autocast | None = None, feature_matching: float = 0.0,
-                 joint_d: bool = False, d_noise: bool = False, d_cond_scale: float = 1.0) -> None:
+                 joint_d: bool = False, d_noise: bool = False, d_cond_scale: float = 1.0,
+                 l1_blur: float = 0.0) -> None:
         self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
         self.gan_loss, self.lambda_l1, self.world = gan_loss, lambda_l1, world
         self.fm_weight = float(feature_matching)
@@ -60,6 +64,7 @@ class GanStep:
         self.joint_d = bool(joint_d)
         self.d_noise = bool(d_noise)
         self.d_cond_scale = float(d_cond_scale)
+        self.l1_blur = float(l1_blur)
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
@@ -67,7 +72,7 @@ class GanStep:
         """Forward pass: the three losses, the total generator loss and the discriminator loss (None: no D)."""
         fake = self.g(cond)
         if self.gan_loss == "none":  # the L1-only baseline: no adversary at all
-            g_l1 = (fake.float() - real.float()).abs().mean()
+            g_l1 = l1_loss(fake, real, self.l1_blur)
             zero = g_l1.detach() * 0
             return StepLosses(zero, g_l1.detach(), zero), self.lambda_l1 * g_l1, None
         if self.tap is not None:
@@ -86,7 +91,7 @@ class GanStep:
             d_fake = self.d(cond, judged)
             fake_features = self.tap.take() if self.tap is not None else []
         g_gan = adversarial(d_fake.float(), True, self.gan_loss)
-        g_l1 = (fake.float() - real.float()).abs().mean()
+        g_l1 = l1_loss(fake, real, self.l1_blur)
         d = adversarial(d_real.float(), True, self.gan_loss) + adversarial(d_fake.float(), False, self.gan_loss)
         loss_g = g_gan + self.lambda_l1 * g_l1
         parts = StepLosses(g_gan.detach(), g_l1.detach(), d.detach())

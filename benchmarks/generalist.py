@@ -103,6 +103,8 @@ RECIPES["dsb2018-fluo-1x-k3-nzkn100"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--gen-
 # ablation (issue 14 point 5): nzkn100 with the L1 between tiles blurred by 2 px (--l1-blur 2): the L1 keeps the
 # nuclei's profile and brightness, the seeing discriminator owns the texture finer than that
 RECIPES["dsb2018-fluo-1x-k3-nzkb"] = [*RECIPES["dsb2018-fluo-1x-k3-nzkn100"], "--l1-blur", "2"]  # run from ROOT
+# ablation (issue 14 point 5, "longer training"): nzkb's recipe for 4000 steps (nzkb: 2000)
+RECIPES["dsb2018-fluo-1x-k3-nzkb4k"] = list(RECIPES["dsb2018-fluo-1x-k3-nzkb"])  # run from ROOT
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -113,7 +115,8 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkn": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzc": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkn100": {"--steps": "2000", "--seed": "1"},
-             "dsb2018-fluo-1x-k3-nzkb": {"--steps": "2000", "--seed": "1"}}
+             "dsb2018-fluo-1x-k3-nzkb": {"--steps": "2000", "--seed": "1"},
+             "dsb2018-fluo-1x-k3-nzkb4k": {"--steps": "4000", "--seed": "1"}}
 
 
 def common(name: str) -> list[str]:

@@ -14,20 +14,16 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+
+from nucgan.training.l1 import gaussian_blur
 
 #: the Gaussian blur that defines "fine" noise, as in :func:`nucgan.style.fine_noise` (sigma 1 px, radius 4)
 SIGMA, RADIUS = 1.0, 4
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) -> the same, blurred by a separable 1 px Gaussian with reflected borders."""
-    t = torch.arange(-RADIUS, RADIUS + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-0.5 * (t / SIGMA) ** 2)
-    k = k / k.sum()
-    x = F.pad(x, (RADIUS, RADIUS, RADIUS, RADIUS), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1))
-    return F.conv2d(x, k.view(1, 1, -1, 1))
+    """(B, 1, H, W) -> the same, blurred by a separable 1 px Gaussian (radius 4) with reflected borders."""
+    return gaussian_blur(x, SIGMA, RADIUS)
 
 
 def fine_noise_level(x: torch.Tensor) -> torch.Tensor:

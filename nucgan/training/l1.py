@@ -13,9 +13,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(B, C, H, W) blurred channel by channel by a separable Gaussian of ``sigma`` px, borders reflected."""
-    radius = max(1, math.ceil(3 * sigma))
+def gaussian_blur(x: torch.Tensor, sigma: float, radius: int | None = None) -> torch.Tensor:
+    """(B, C, H, W) blurred channel by channel by a separable Gaussian of ``sigma`` px (kernel radius
+    ``radius``, 3 sigma by default), borders reflected."""
+    radius = max(1, math.ceil(3 * sigma)) if radius is None else radius
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()

@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+
 def gaussian_blur(x: torch.Tensor, sigma: float, radius: int | None = None) -> torch.Tensor:
     """(B, C, H, W) blurred channel by channel by a separable Gaussian of ``sigma`` px (kernel radius
     ``radius``, 3 sigma by default), borders reflected."""

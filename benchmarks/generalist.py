@@ -114,6 +114,11 @@ RECIPES["dsb2018-fluo-1x-k3-sk"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--gen-arg",
 # control (issue 14 point 5): the shipped 1x-k3 recipe from scratch with training seed 1, so the spread that the
 # training seed alone gives the held-out StarDist figure is measured beside the ablations
 RECIPES["dsb2018-fluo-1x-k3-s1"] = list(RECIPES["dsb2018-fluo-1x-k3"])
+# controls (issue 14 point 5): more training seeds of the shipped recipe and of sk, so recipes are compared by the
+# mean over draws, not by one draw each
+RECIPES["dsb2018-fluo-1x-k3-s2"] = list(RECIPES["dsb2018-fluo-1x-k3"])
+RECIPES["dsb2018-fluo-1x-k3-sk-s1"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
+RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -126,7 +131,10 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkn100": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkb": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkb4k": {"--steps": "4000", "--seed": "1"},
-             "dsb2018-fluo-1x-k3-s1": {"--seed": "1"}}
+             "dsb2018-fluo-1x-k3-s1": {"--seed": "1"},
+             "dsb2018-fluo-1x-k3-s2": {"--seed": "2"},
+             "dsb2018-fluo-1x-k3-sk-s1": {"--seed": "1"},
+             "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"}}
 
 
 def common(name: str) -> list[str]:

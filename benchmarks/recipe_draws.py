@@ -53,7 +53,7 @@ def summary(rows: dict[int, dict], key: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", type=Path, help="selection-*.json files of one layout")
-    ap.add_argument("--suffix", default="-tissue-real-sensor-noise", help="layout suffix of the row names")
+    ap.add_argument("--suffix", default="-tissue-real-sensor-noise", help="layout suffix of the row names (it starts with a dash: write --suffix=-tissue-real)")
     ap.add_argument("--models", type=Path, default=Path("benchmarks/results/generalist"),
                     help="folder of the measured models (their config.json gives the training seed)")
     args = ap.parse_args(argv)

@@ -117,6 +117,7 @@ RECIPES["dsb2018-fluo-1x-k3-s1"] = list(RECIPES["dsb2018-fluo-1x-k3"])
 # controls (issue 14 point 5): more training seeds of the shipped recipe and of sk, so recipes are compared by the
 # mean over draws, not by one draw each
 RECIPES["dsb2018-fluo-1x-k3-s2"] = list(RECIPES["dsb2018-fluo-1x-k3"])
+RECIPES["dsb2018-fluo-1x-k3-s3"] = list(RECIPES["dsb2018-fluo-1x-k3"])
 RECIPES["dsb2018-fluo-1x-k3-sk-s1"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
@@ -133,6 +134,7 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-nzkb4k": {"--steps": "4000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-s1": {"--seed": "1"},
              "dsb2018-fluo-1x-k3-s2": {"--seed": "2"},
+             "dsb2018-fluo-1x-k3-s3": {"--seed": "3"},
              "dsb2018-fluo-1x-k3-sk-s1": {"--seed": "1"},
              "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"}}
 

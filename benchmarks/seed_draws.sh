@@ -9,7 +9,7 @@ PAIRS=${PAIRS:-"dsb2018-fluo-1x-k3-s2,dsb2018-fluo-1x-k3-sk-s1 dsb2018-fluo-1x-k
 
 train() {
   while pgrep -f "generalist.py $1 --threads" >/dev/null; do sleep 60; done  # started by hand: let it finish
-  if ! "$PY" benchmarks/generalist.py --list | grep -q "^$1: step 4000,"; then
+  if [[ $'\n'"$("$PY" benchmarks/generalist.py --list)" != *$'\n'"$1: step 4000,"* ]]; then  # not grep -q: pipefail
     "$PY" benchmarks/generalist.py "$1" --threads 1
   fi
   "$PY" benchmarks/generalist.py "$1" --export

@@ -75,9 +75,12 @@ def noise_suffix(candidate: str, asked: bool | None, spread: float | None = None
 
 
 def choose(models: list[tuple[str, dict]], candidates: dict[str, str]) -> tuple[str, str]:
-    """The highest mean F1@0.5; candidates within the larger sd of it tie, and of those the smallest wins.
+    """The highest mean F1@0.5; candidates within the larger sd of it tie, and of those the smallest wins
+    (of equal sizes, such as two training seeds of one recipe, the higher mean).
 
-    The rule was fixed before the seeds 1 and 2 of the two generalists were run (2026-12-04).
+    The rule was fixed before the seeds 1 and 2 of the two generalists were run (2026-12-04); the tie-break
+    between equal sizes was added on 2026-12-07, when two draws of one recipe first tied (it changes no
+    earlier choice: those ties were between models of different sizes).
     """
     best = max(models, key=lambda r: r[1]["f1_50"]["mean"])
     tied = [(n, s) for n, s in models
@@ -85,7 +88,7 @@ def choose(models: list[tuple[str, dict]], candidates: dict[str, str]) -> tuple[
     if len(tied) == 1 or len(best[1]["seeds"]) < 2:
         return best[0], f"F1@0.5 {best[1]['f1_50']['mean']:.3f}"
     sizes = {n: parameters(candidates[n]) for n, _ in tied}
-    pick = min(tied, key=lambda r: sizes[r[0]])
+    pick = min(tied, key=lambda r: (sizes[r[0]], -r[1]["f1_50"]["mean"]))
     return pick[0], (f"F1@0.5 {pick[1]['f1_50']['mean']:.3f}; within one sd of {', '.join(n for n, _ in tied)}, "
                      f"the one with the fewest parameters ({sizes[pick[0]]:,})")
 

@@ -79,3 +79,19 @@ def model_file(tmp_path_factory):
         "channels": 4, "merged": True, "gap": 2, "layerer": "coloring",
         "normalization": Normalization(low=0.0, high=200.0, dtype="uint8").to_json()})
     return path
+
+
+@pytest.fixture
+def load_benchmark():
+    """A loader of ``benchmarks/NAME.py`` as a module (benchmarks/ is not a package), so its helpers can be tested."""
+
+    def load(name: str):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(f"nucgan_bench_{name}", Path(__file__).resolve().parents[1]
+                                                      / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

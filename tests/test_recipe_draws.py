@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_draws.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("recipe_draws", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def row(f1: float) -> dict:
@@ -27,13 +16,13 @@ def write(path: Path, rows: list) -> Path:
     return path
 
 
-def test_draws_of_a_recipe_are_grouped_and_a_fine_tune_keeps_its_recorded_seed(tmp_path, capsys):
+def test_draws_of_a_recipe_are_grouped_and_a_fine_tune_keeps_its_recorded_seed(tmp_path, capsys, load_benchmark):
     models = tmp_path / "models"
     (models / "m-ft").mkdir(parents=True)
     (models / "m-ft" / "config.json").write_text(json.dumps({"seed": 1}))
     a = write(tmp_path / "a.json", [["m-L", row(0.8)], ["painter (baseline)", row(0.5)]])
     b = write(tmp_path / "b.json", [["m-s1-L", row(0.7)], ["m-ft-L", row(0.6)]])
-    script = load_script()
+    script = load_benchmark("recipe_draws")
     table = script.draws([a, b], "-L", models)
     assert {recipe: sorted(seeds) for recipe, seeds in table.items()} == {"m": [0, 1], "m-ft": [1]}
     assert script.main([str(a), str(b), "--suffix=-L", "--models", str(models)]) == 0
@@ -42,8 +31,8 @@ def test_draws_of_a_recipe_are_grouped_and_a_fine_tune_keeps_its_recorded_seed(t
     assert "| m-ft | 1 (1) | 0.600 (one draw) |" in out
 
 
-def test_a_draw_measured_in_two_files_is_an_error_naming_the_file(tmp_path):
+def test_a_draw_measured_in_two_files_is_an_error_naming_the_file(tmp_path, load_benchmark):
     a = write(tmp_path / "a.json", [["m-s2-L", row(0.8)]])
     b = write(tmp_path / "b.json", [["m-s2-L", row(0.7)]])
     with pytest.raises(SystemExit, match="b.json: m-s2-L is a second measurement of m seed 2"):
-        load_script().draws([a, b], "-L", tmp_path)
+        load_benchmark("recipe_draws").draws([a, b], "-L", tmp_path)

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "select_stardist.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("select_stardist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_selection_run_merges_its_rows_and_each_row_keeps_its_own_command(tmp_path):
-    write_selection = load_script().write_selection
+def test_a_selection_run_merges_its_rows_and_each_row_keeps_its_own_command(tmp_path, load_benchmark):
+    write_selection = load_benchmark("select_stardist").write_selection
     path = tmp_path / "selection.json"
     write_selection(path, [("a", {"f1_50": 0.7})], "run-a")
     write_selection(path, [("b", {"f1_50": 0.8})], "run-b")
@@ -31,8 +20,8 @@ def test_a_selection_run_merges_its_rows_and_each_row_keeps_its_own_command(tmp_
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
-def test_the_rule_picks_the_smaller_of_tied_models_and_the_higher_mean_of_tied_equal_sizes(monkeypatch):
-    script = load_script()
+def test_the_rule_picks_the_smaller_of_tied_models_and_the_higher_mean_of_tied_equal_sizes(monkeypatch, load_benchmark):
+    script = load_benchmark("select_stardist")
     sizes = {"big": 14_000_000, "a": 880_000, "b": 880_000}
     monkeypatch.setattr(script, "parameters", lambda candidate: sizes[candidate])
 

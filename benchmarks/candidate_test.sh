@@ -2,7 +2,8 @@
 # Issue 14: a model that clears the shipped one on the held-out train part (select_stardist.py's rule) is
 # reported on the test folder with the published table's protocol: all arms, StarDist, 3 seeds (added one
 # at a time, resumable), tissue-real layouts, sensor noise; then the realism AUC of --like test images.
-# The model's own arms run first, seed by seed; the painter and flat floors (on the same masks) after them.
+# The model's own arms run first, seed by seed; the painter and flat floors (on the same masks) after them;
+# last the real arm joins, so results.json (what `nucgan zoo publish --downstream` reads) holds all six arms.
 # Reports only; chooses nothing.
 #   bash benchmarks/candidate_test.sh MODEL_DIR [PYTHON_WITH_STARDIST]
 set -euo pipefail

@@ -35,6 +35,9 @@ ARM_TEXT = {
     "flat": "flat baseline (same masks)",
 }
 FIRST_DEFAULT = "dsb2018-3x-k7"  # synth's default until 2026-12-04: its tables keep their unsuffixed folders
+#: committed run folders (benchmarks/results/generalist/) -> the zoo entry published from them, so a table
+#: made with the run folder is shown under the entry's versioned name
+PUBLISHED = {"dsb2018-fluo-1x-k3": "dsb2018-fluo-1x-k3@1", "dsb2018-fluo-1x-k3-s3": "dsb2018-fluo-1x-k3@2"}
 
 
 def out_folder(segmenter: str, model: str) -> Path:
@@ -58,9 +61,11 @@ def table_model(result: dict[str, Any]) -> str:
 
 
 def model_name(model: str) -> str:
-    """A zoo id without its version, or the folder of a run's weights file (the unpublished generalists)."""
-    ref = model.split("@")[0]
-    return Path(ref).parent.name if ref.endswith(".safetensors") else ref
+    """A zoo id (with its version where the id has several), or a run's folder name: the zoo entry made from it if any."""
+    if model.endswith(".safetensors") or "/" in model:  # a run folder or its weights file
+        name = Path(model).parent.name if model.endswith(".safetensors") else Path(model).name
+        return PUBLISHED.get(name, name)
+    return model if model in PUBLISHED.values() else model.split("@")[0]
 
 
 def cell(s: dict[str, float]) -> str:
@@ -92,13 +97,16 @@ def section(result: dict[str, Any]) -> str:
 
 def headline(all_results: list[dict[str, Any]]) -> str:
     """The README's first-screen line: synthetic-only vs real-only with StarDist, baselines beside."""
+    from nucgan.synth import DEFAULT_MODEL
+
     star = [r for r in all_results if r["segmenter"] == "stardist" and "synthetic" in r["summary"]]
     star.sort(key=lambda r: "real" not in r["summary"])  # the full table (the default model's) first
     if not star or "real" not in star[0]["summary"]:
         return "The StarDist table on the test folder is being measured."
     r, s = star[0], star[0]["summary"]
     model = table_model(r)
-    parts = [f"**StarDist2D** trained from scratch only on synthetic images from the default model "
+    default = "the default model " if model == model_name(DEFAULT_MODEL) else ""
+    parts = [f"**StarDist2D** trained from scratch only on synthetic images from {default}"
              f"`{model}` scores F1@0.5 **{cell(s['synthetic']['f1_50'])}** on the "
              f"{next(iter(r['runs'].values()))[0]['n_test']} real DSB 2018 test images; trained on the "
              f"{s['real']['train_images']} real train images, **{cell(s['real']['f1_50'])}**"]

@@ -14,8 +14,9 @@ from nucgan.atomic import atomic_path
 from nucgan.errors import InputError
 
 #: `synth`'s default: the shipped model whose synthetic data trains the best StarDist, judged on a held-out
-#: part of the DSB train folder (benchmarks/select_stardist.py), never on test data
-DEFAULT_MODEL = "dsb2018-fluo-1x-k3"
+#: part of the DSB train folder (benchmarks/select_stardist.py), never on test data; pinned to its version so a
+#: newer entry of the same id does not change synth's output unannounced
+DEFAULT_MODEL = "dsb2018-fluo-1x-k3@2"
 #: `synth`'s default sampler: the layout model learned from dsb2018-fluo/train (density, size, touching per
 #: image). Chosen on the train split's held-out part (benchmarks/select_stardist.py --layout): StarDist F1@0.5
 #: 0.803 against 0.693 with the old default ``gan`` (density 150, gap 2), same generator (the default model)

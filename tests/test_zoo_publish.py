@@ -204,3 +204,16 @@ def test_reindex_rebuilds_the_index(tmp_path: Path, zoo_env) -> None:  # noqa: F
     index_path.unlink()
     reindex(tmp_path / "zoo")
     assert json.loads(index_path.read_text())["entries"] == before["entries"]
+
+
+def test_a_bare_id_loads_the_newest_version_not_an_older_cached_one(tmp_path: Path, zoo_env) -> None:  # noqa: F811
+    """A user who cached version 1 gets version 2 once a local zoo lists it; a pinned version stays pinned."""
+    zoo = [str(tmp_path / "zoo")]
+    publish(make_run(tmp_path / "run1", seed=1), "tiny-test", tmp_path / "zoo")
+    first = nucgan.zoo.load("tiny-test", zoo)
+    publish(make_run(tmp_path / "run2", seed=2), "tiny-test", tmp_path / "zoo", version="2")
+    newest = nucgan.zoo.load("tiny-test", zoo)
+    assert newest.manifest["version"] == "2" and newest.info.sha256 != first.info.sha256
+    assert nucgan.zoo.load("tiny-test@1", zoo).info.sha256 == first.info.sha256
+    (tmp_path / "zoo" / "index.json").unlink()  # the zoo gone: the newest cached copy still serves
+    assert nucgan.zoo.load("tiny-test", zoo).manifest["version"] == "2"

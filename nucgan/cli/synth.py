@@ -46,7 +46,7 @@ def parse_size(text: str) -> tuple[int, int] | str:
 
 def synth_command(
     output: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-fluo-1x-k3, chosen by StarDist F1 on held-out train images]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file [dsb2018-fluo-1x-k3@2, chosen by StarDist F1 on held-out train images]."),
     count: int = typer.Option(4, help="Number of image/label pairs."),
     size: Optional[str] = typer.Option(None, help="Image size: N (N x N px), HxW (e.g. 520x696), or real: each image the size of a real image the layout model learned from, so nuclei per image and border cuts match the real folder [real with a layout model (the default tissue sampler), 512 otherwise or with a placement mask]."),
     density: Optional[float] = typer.Option(None, help="Nuclei per 512 x 512 px [the layout model's, per image; 150 for a sampler without one]."),

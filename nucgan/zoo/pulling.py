@@ -12,7 +12,7 @@ from nucgan.zoo.errors import PlaceholderError
 from nucgan.zoo.fetch import Progress
 from nucgan.zoo.index import Found, lookup, offline, unknown_error, zoo_locations
 from nucgan.zoo.manifest import files_of
-from nucgan.zoo.names import parse_ref
+from nucgan.zoo.names import Ref, parse_ref, version_key
 
 
 class ZooWarning(UserWarning):
@@ -34,7 +34,7 @@ def pull(ref: str, zoos: Sequence[str] | None = None, *, prefer_cache: bool = Fa
     cache = cache or Cache()
     if prefer_cache:
         hit = cache.find(wanted)
-        if hit is not None:
+        if hit is not None and not _superseded_locally(hit, wanted, zoos):
             return hit
     result = lookup(wanted, zoo_locations(zoos), skip_remote=offline())
     if result.found is not None:
@@ -51,6 +51,18 @@ def pull(ref: str, zoos: Sequence[str] | None = None, *, prefer_cache: bool = Fa
     if result.placeholder is not None:
         raise placeholder_error(result.placeholder.manifest)
     raise unknown_error(result, [e.manifest["id"] for e in cache.entries()])
+
+
+def _superseded_locally(hit: CachedEntry, wanted: Ref, zoos: Sequence[str] | None) -> bool:
+    """A bare id whose cached version is older than one a zoo on this machine lists (the shipped zoo, a folder).
+
+    Asked without a version, an id means its newest; a newer shipped version must not be hidden by an old cached
+    copy. Only local zoos are read, so a cached model still loads without touching the network.
+    """
+    if wanted.version is not None:
+        return False
+    local = lookup(wanted, zoo_locations(zoos), skip_remote=True).found
+    return local is not None and version_key(local.entry["version"]) > version_key(hit.manifest["version"])
 
 
 def placeholder_error(manifest: dict[str, Any]) -> PlaceholderError:

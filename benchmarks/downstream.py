@@ -17,6 +17,7 @@ Results: ``benchmarks/results/downstream_SEGMENTER_MODEL`` (``downstream_SEGMENT
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -35,9 +36,19 @@ ARM_TEXT = {
     "flat": "flat baseline (same masks)",
 }
 FIRST_DEFAULT = "dsb2018-3x-k7"  # synth's default until 2026-12-04: its tables keep their unsuffixed folders
-#: committed run folders (benchmarks/results/generalist/) -> the zoo entry published from them, so a table
-#: made with the run folder is shown under the entry's versioned name
-PUBLISHED = {"dsb2018-fluo-1x-k3": "dsb2018-fluo-1x-k3@1", "dsb2018-fluo-1x-k3-s3": "dsb2018-fluo-1x-k3@2"}
+
+
+@functools.cache
+def published() -> dict[str, str]:
+    """Committed run folder name -> the shipped zoo entry (id@version) published from it, read from each manifest's
+    evaluation source, so a table made with the run folder is shown under the entry's versioned name."""
+    runs = {}
+    for path in sorted((ROOT / "zoo").glob("*/*/manifest.json")):
+        manifest = json.loads(path.read_text())
+        source = ((manifest.get("metrics") or {}).get("values") or {}).get("sources", {}).get("model", {})
+        if str(source.get("model", "")).endswith(".safetensors"):
+            runs[Path(source["model"]).parent.name] = f"{manifest['id']}@{manifest['version']}"
+    return runs
 
 
 def out_folder(segmenter: str, model: str) -> Path:
@@ -64,8 +75,8 @@ def model_name(model: str) -> str:
     """A zoo id (with its version where the id has several), or a run's folder name: the zoo entry made from it if any."""
     if model.endswith(".safetensors") or "/" in model:  # a run folder or its weights file
         name = Path(model).parent.name if model.endswith(".safetensors") else Path(model).name
-        return PUBLISHED.get(name, name)
-    return model if model in PUBLISHED.values() else model.split("@")[0]
+        return published().get(name, name)
+    return model if model in published().values() else model.split("@")[0]
 
 
 def cell(s: dict[str, float]) -> str:

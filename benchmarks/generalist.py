@@ -120,6 +120,11 @@ RECIPES["dsb2018-fluo-1x-k3-s2"] = list(RECIPES["dsb2018-fluo-1x-k3"])
 RECIPES["dsb2018-fluo-1x-k3-s3"] = list(RECIPES["dsb2018-fluo-1x-k3"])
 RECIPES["dsb2018-fluo-1x-k3-sk-s1"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
+# ablation (issue 14 point 5, steadier weights): the shipped recipe saving a moving average of G's weights
+# (--ema 0.999, half-life about 700 steps) instead of the last step's. The average is passive, so each run's raw
+# weights are those of the same seed's run without it (s1, s3): raw vs average is a paired comparison
+RECIPES["dsb2018-fluo-1x-k3-ema-s1"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
+RECIPES["dsb2018-fluo-1x-k3-ema-s3"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -136,7 +141,9 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-s2": {"--seed": "2"},
              "dsb2018-fluo-1x-k3-s3": {"--seed": "3"},
              "dsb2018-fluo-1x-k3-sk-s1": {"--seed": "1"},
-             "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"}}
+             "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"},
+             "dsb2018-fluo-1x-k3-ema-s1": {"--seed": "1"},
+             "dsb2018-fluo-1x-k3-ema-s3": {"--seed": "3"}}
 
 
 def common(name: str) -> list[str]:

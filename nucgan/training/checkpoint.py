@@ -1,4 +1,4 @@
-"""Training checkpoints in safetensors: both models, both optimisers, RNG state and the step; no pickle."""
+"""Training checkpoints in safetensors: both models, both optimisers, the weight average, RNG state and the step; no pickle."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 
 from nucgan.errors import InputError
 from nucgan.safetensors_meta import load_tensors, read_metadata, save_tensors
+from nucgan.training.ema import WeightAverage
 
 FORMAT = "nucgan-checkpoint/1"
 
@@ -34,10 +35,12 @@ def _optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], groups: str)
 
 
 def save_checkpoint(path: str | Path, *, step: int, generator: torch.nn.Module, discriminator: torch.nn.Module,
-                    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, config: dict[str, Any]) -> None:
+                    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, config: dict[str, Any],
+                    average: WeightAverage | None = None) -> None:
     """Write everything needed to continue exactly, atomically (a crash leaves the previous checkpoint)."""
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, module in (("G", generator), ("D", discriminator)):
+    modules = [("G", generator), ("D", discriminator)] + ([("E", average.model)] if average is not None else [])
+    for prefix, module in modules:
         for key, value in module.state_dict().items():
             tensors[f"{prefix}/{key}"] = value.detach().cpu().contiguous()
     opt_g_tensors, groups_g = _optimizer_tensors("optG", opt_g)
@@ -50,6 +53,8 @@ def save_checkpoint(path: str | Path, *, step: int, generator: torch.nn.Module, 
             tensors[f"rng/cuda/{i}"] = s
     metadata = {"nucgan.format": FORMAT, "step": str(step), "config": json.dumps(config),
                 "optG_groups": groups_g, "optD_groups": groups_d}
+    if average is not None:
+        metadata["ema_updates"] = str(average.updates)
     save_tensors(path, tensors, metadata)
 
 
@@ -76,6 +81,8 @@ def _unpack(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict[
         "config": json.loads(metadata["config"]),
         "G": {k[2:]: v for k, v in tensors.items() if k.startswith("G/")},
         "D": {k[2:]: v for k, v in tensors.items() if k.startswith("D/")},
+        "E": {k[2:]: v for k, v in tensors.items() if k.startswith("E/")},  # the weight average (--ema)
+        "ema_updates": int(metadata.get("ema_updates", 0)),
         "optG": _optimizer_state("optG", tensors, metadata["optG_groups"]),
         "optD": _optimizer_state("optD", tensors, metadata["optD_groups"]),
         "rng_torch": tensors["rng/torch"],

@@ -62,6 +62,7 @@ class TrainConfig:
     d_pass: str = "separate"  # D over the real and the generated batch: separate passes (the paper's) or one joint pass
     d_noise: bool = False  # D sees generated tiles with white noise up to the real tile's fine-noise level
     d_cond_scale: float = 1.0  # the conditioning D sees is multiplied by this (G's is not)
+    ema: float = 0.0  # decay of the moving average of G's weights that the run saves (0: the last step's weights)
     lr: float = 2e-4
     lr_d: float | None = None  # the discriminator's learning rate (two time-scale updates); None: lr
     betas: tuple[float, float] = (0.5, 0.999)
@@ -110,6 +111,7 @@ class TrainConfig:
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             (self.lr_d is None or self.lr_d > 0, f"lr-d must be positive, got {self.lr_d}"),
             (0 < self.d_cond_scale < float("inf"), f"d-cond-scale must be a positive number, got {self.d_cond_scale}"),
+            (0 <= self.ema < 1, f"ema must be a decay from 0 (off) to below 1, e.g. 0.999, got {self.ema}"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}"),
             (self.batch >= 1 and self.steps >= 1, f"batch and steps must be >= 1, got {self.batch}, {self.steps}"),
             (self.device in {"auto", "cpu", "cuda", "mps"} or self.device.startswith("cuda:"),

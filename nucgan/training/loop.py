@@ -22,6 +22,7 @@ from nucgan.threads import set_threads
 from nucgan.training import distributed
 from nucgan.training.checkpoint import load_checkpoint, save_checkpoint
 from nucgan.training.config import INPUT_SHORTCUTS, TrainConfig, resolve_amp
+from nucgan.training.ema import WeightAverage
 from nucgan.training.order import StepBatches
 from nucgan.io import write_png
 from nucgan.training.samples import grid
@@ -132,6 +133,7 @@ class Run:
             self.start = ck["step"]
         else:
             torch.manual_seed(c.seed * 1000 + self.world.rank)  # dropout noise differs per rank
+        self.average = self._weight_average()
         amp = None
         if c.amp:
             amp = torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -142,6 +144,24 @@ class Run:
                                l1_blur=c.l1_blur)
         n = len(self.dataset)
         self.sample_ids = sample_ids(n)
+
+    def _weight_average(self) -> WeightAverage | None:
+        """The moving average of G's weights (``--ema``), restored from the checkpoint on resume."""
+        if not self.config.ema:
+            return None
+        ck = self.checkpoint
+        average = WeightAverage(self.g, self.config.ema, updates=ck["ema_updates"] if ck else 0)
+        if ck:
+            if not ck["E"]:
+                raise InputError(f"{self.out / CHECKPOINT}: the run averages G's weights (--ema) but its "
+                                 f"checkpoint holds no average; the checkpoint is not this run's")
+            average.model.load_state_dict(ck["E"])
+        return average
+
+    @property
+    def shipped(self) -> torch.nn.Module:
+        """The generator the run saves and samples: the weight average with ``--ema``, else G itself."""
+        return self.average.model if self.average is not None else self.g
 
     # -- outputs --------------------------------------------------------------------------------
     def _write_json(self, name: str, data: Any) -> None:
@@ -162,11 +182,12 @@ class Run:
 
     def _save(self, step: int) -> None:
         save_checkpoint(self.out / CHECKPOINT, step=step, generator=self.g, discriminator=self.d,
-                        opt_g=self.opt_g, opt_d=self.opt_d, config=self.config.to_json())
+                        opt_g=self.opt_g, opt_d=self.opt_d, config=self.config.to_json(), average=self.average)
         from nucgan.modelfile import save_generator
 
-        save_generator(self.out / GENERATOR, self.g, name=self.config.generator, input=self.dataset.input,
+        save_generator(self.out / GENERATOR, self.shipped, name=self.config.generator, input=self.dataset.input,
                        extra={"training": {"step": step, "seed": self.config.seed, "command": self.config.command,
+                                           **({"ema": self.config.ema} if self.config.ema else {}),
                                            "dataset": self.config.dataset, "sources": self.config.sources,
                                            "region": self.config.region, "samples": self.dataset.settings()}})
 
@@ -174,10 +195,9 @@ class Run:
         batch = [self.dataset[i] for i in self.sample_ids]
         cond = torch.stack([b[0] for b in batch]).to(self.device, memory_format=self.memory_format)
         real = torch.stack([b[1] for b in batch])
-        with torch.random.fork_rng(devices=[]), torch.no_grad(), dropout_noise(self.g):
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), dropout_noise(self.shipped) as shown:
             torch.manual_seed(self.config.seed)
-            fake = self.g(cond)
-        self.g.train()
+            fake = shown(cond)
         settings = self.dataset.input
         masks = cond[:, :settings.channels + int(settings.merged)]  # style channels are not masks to draw
         picture = grid(masks, real, fake, merged=settings.merged)
@@ -213,6 +233,8 @@ class Run:
                         f"non-finite loss at step {step + 1} (G gan {float(losses.g_gan):.4g}, L1 "
                         f"{float(losses.g_l1):.4g}, D {float(losses.d):.4g}); stopped, {where}. "
                         f"Try a lower --lr or turn off --amp")
+                if self.average is not None:
+                    self.average.update(self.g)
                 done = step + 1
                 n_log += 1
                 elapsed = time.perf_counter() - t_log

@@ -125,6 +125,8 @@ RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 # weights are those of the same seed's run without it (s1, s3): raw vs average is a paired comparison
 RECIPES["dsb2018-fluo-1x-k3-ema-s1"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
 RECIPES["dsb2018-fluo-1x-k3-ema-s3"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
+RECIPES["dsb2018-fluo-1x-k3-ema"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]  # seed 0, as the shipped v1
+RECIPES["dsb2018-fluo-1x-k3-ema-s2"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -143,6 +145,7 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-sk-s1": {"--seed": "1"},
              "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"},
              "dsb2018-fluo-1x-k3-ema-s1": {"--seed": "1"},
+             "dsb2018-fluo-1x-k3-ema-s2": {"--seed": "2"},
              "dsb2018-fluo-1x-k3-ema-s3": {"--seed": "3"}}
 
 

@@ -8,7 +8,7 @@ PY=${PY:-.venv/bin/python}
 PAIRS=${PAIRS:-"dsb2018-fluo-1x-k3-s2,dsb2018-fluo-1x-k3-sk-s1 dsb2018-fluo-1x-k3-sk-s2,dsb2018-fluo-1x-k3-s3"}
 
 train() {
-  while pgrep -f "generalist.py $1 --threads" >/dev/null; do sleep 60; done  # started by hand: let it finish
+  while pgrep -f "generalist.py $1( |\$)" >/dev/null; do sleep 60; done  # started by hand: let it finish
   if [[ $'\n'"$("$PY" benchmarks/generalist.py --list)" != *$'\n'"$1: step 4000,"* ]]; then  # not grep -q: pipefail
     "$PY" benchmarks/generalist.py "$1" --threads 1
   fi

@@ -187,22 +187,35 @@ def progress(name: str) -> str:
     return f"step {last['step']}, {last['samples_per_s']} samples/s"
 
 
-def export(name: str) -> Path:
-    """Copy the finished run ``name`` into ``benchmarks/results/generalist/<name>/`` with float16 weights."""
+def export(name: str, raw: bool = False) -> Path:
+    """Copy the finished run ``name`` into ``benchmarks/results/generalist/<name>/`` with float16 weights.
+
+    ``raw``: a run with ``--ema`` saves the weight average; this exports its checkpoint's last-step weights
+    instead, into ``<name>-raw/``, the paired control of the average (same run, same data order).
+    """
     from nucgan.atomic import atomic_path
     from nucgan.modelfile import RUN_WEIGHTS, load_generator, save_generator
+    from nucgan.training.checkpoint import load_checkpoint
 
-    run, dest = WORK / name, RESULTS / name
+    run, dest = WORK / name, RESULTS / (name + "-raw" if raw else name)
     config = json.loads((run / "config.json").read_text())
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     if last["step"] < config["steps"] or not (run / RUN_WEIGHTS).is_file():
         sys.exit(f"error: {run}: not finished (step {last['step']} of {config['steps']})")
     generator, info = load_generator(run / RUN_WEIGHTS)
+    if raw:
+        if not config.get("ema"):
+            sys.exit(f"error: {run}: trained without --ema, its weights are the last step's already")
+        generator.load_state_dict(load_checkpoint(run / "checkpoint.safetensors")["G"])
+        info.extra["training"] = {**info.extra["training"], "ema": 0.0, "weights": "the last step's (checkpoint G)"}
     dest.mkdir(parents=True, exist_ok=True)
     sha = save_generator(dest / RUN_WEIGHTS, generator, name=info.name, input=info.input, extra=info.extra, half=True)
     for file in ("config.json", "metrics.jsonl"):
         with atomic_path(dest / file) as tmp:
             shutil.copyfile(run / file, tmp)
+    if raw:  # the same run without the average trains the same raw weights: that is their recipe
+        with atomic_path(dest / "config.json") as tmp:
+            tmp.write_text(json.dumps({**config, "ema": 0.0}, indent=2) + "\n")
     samples = sorted((run / "samples").glob("*.png"))
     if samples:
         (dest / "samples").mkdir(exist_ok=True)
@@ -217,13 +230,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to other work)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--export", action="store_true", help="copy the finished run, float16, into benchmarks/results")
+    ap.add_argument("--raw", action="store_true", help="with --export and an --ema run: its last-step weights, as <name>-raw")
     args = ap.parse_args()
     if args.list or not args.name:
         for name, recipe in RECIPES.items():
             print(f"{name}: {progress(name)}\n    {shlex.join(recipe + common(name))}")
         return
     if args.export and args.name:
-        export(args.name)
+        export(args.name, raw=args.raw)
         return
     data = fit_folder()
     out = WORK / args.name

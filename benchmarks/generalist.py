@@ -123,10 +123,8 @@ RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 # ablation (issue 14 point 5, steadier weights): the shipped recipe saving a moving average of G's weights
 # (--ema 0.999, half-life about 700 steps) instead of the last step's. The average is passive, so each run's raw
 # weights are those of the same seed's run without it (s1, s3): raw vs average is a paired comparison
-RECIPES["dsb2018-fluo-1x-k3-ema-s1"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
-RECIPES["dsb2018-fluo-1x-k3-ema-s3"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
-RECIPES["dsb2018-fluo-1x-k3-ema"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]  # seed 0, as the shipped v1
-RECIPES["dsb2018-fluo-1x-k3-ema-s2"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
+for _draw in ("", "-s1", "-s2", "-s3"):  # "": seed 0, as the shipped v1
+    RECIPES[f"dsb2018-fluo-1x-k3-ema{_draw}"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -210,12 +208,10 @@ def export(name: str, raw: bool = False) -> Path:
         info.extra["training"] = {**info.extra["training"], "ema": 0.0, "weights": "the last step's (checkpoint G)"}
     dest.mkdir(parents=True, exist_ok=True)
     sha = save_generator(dest / RUN_WEIGHTS, generator, name=info.name, input=info.input, extra=info.extra, half=True)
-    for file in ("config.json", "metrics.jsonl"):
-        with atomic_path(dest / file) as tmp:
-            shutil.copyfile(run / file, tmp)
-    if raw:  # the same run without the average trains the same raw weights: that is their recipe
-        with atomic_path(dest / "config.json") as tmp:
-            tmp.write_text(json.dumps({**config, "ema": 0.0}, indent=2) + "\n")
+    with atomic_path(dest / "metrics.jsonl") as tmp:
+        shutil.copyfile(run / "metrics.jsonl", tmp)
+    with atomic_path(dest / "config.json") as tmp:  # the same run without the average trains the raw weights
+        tmp.write_text(json.dumps({**config, "ema": 0.0} if raw else config, indent=2) + "\n")
     samples = sorted((run / "samples").glob("*.png"))
     if samples:
         (dest / "samples").mkdir(exist_ok=True)

@@ -115,7 +115,7 @@ def test_validation_real_reaches_the_runs_of_arms_with_real_pairs(folder, tmp_pa
 
     seen = {}
 
-    def fake_launch(out, python, segmenter, arm, seed, train, test, config, data, log, val=None):
+    def fake_launch(out, python, segmenter, arm, seed, train, test, config, data, log, val=None, pretrain=None):
         seen[arm] = (train, val)
         return {"seed": seed, "train_images": len(train) + len(val or ()), "f1_50": 0.5, "f1_70": 0.3,
                 "pq_50": 0.4, "seconds": {"total": 1.0}}, False
@@ -135,6 +135,39 @@ def test_validation_real_reaches_the_runs_of_arms_with_real_pairs(folder, tmp_pa
         dt.run_table(folder / "train", folder / "test", "dsb2018-1x-k3", few, segmenter="stardist",
                      arms=["few-real+synthetic"], seeds=[0], validation="real", log=lambda m: None)
     assert not few.exists()
+
+
+def test_the_pretrained_arm_gets_the_real_pairs_and_the_synthetic_ones_as_its_first_phase(folder, tmp_path, monkeypatch):
+    """synthetic-then-real: real pairs (split as the real arm's, under either validation) + every synthetic pair first."""
+    from nucgan.quality import downstream_table as dt
+
+    seen = {}
+
+    def fake_launch(out, python, segmenter, arm, seed, train, test, config, data, log, val=None, pretrain=None):
+        seen[arm] = (train, val, pretrain)
+        return {"seed": seed, "train_images": len(train) + len(pretrain[0] if pretrain else ()), "f1_50": 0.5,
+                "f1_70": 0.3, "pq_50": 0.4, "seconds": {"total": 1.0}}, False
+
+    monkeypatch.setattr(dt, "launch", fake_launch)
+    monkeypatch.setattr(dt, "check_python", lambda python, segmenter: None)
+    real = [(str(i), str(m)) for i, m in folder_pairs(folder / "train")]
+    for validation in ("own", "real"):
+        dt.run_table(folder / "train", folder / "test", "dsb2018-1x-k3", tmp_path / validation, segmenter="stardist",
+                     arms=["synthetic", "synthetic-then-real"], seeds=[0], synth_size=128, synth_count=3,
+                     validation=validation, log=lambda m: None)
+        train, val, (synthetic, epochs) = seen["synthetic-then-real"]
+        assert train == real and val is None and synthetic == seen["synthetic"][0] and len(synthetic) == 3
+        assert epochs == 10  # half of StarDist's 20 epochs
+    config = segmenter_config("stardist")
+    keys = {run_key("stardist", config, real, real, 0), run_key("stardist", config, real, real, 0, None, (synthetic, 10)),
+            run_key("stardist", config, real, real, 0, None, (synthetic, 9))}
+    assert len(keys) == 3  # the first phase is part of the key; a run without one keeps its old key
+    for kwargs, words in (({"segmenter": "builtin"}, "only the stardist segmenter does"),
+                          ({"segmenter": "stardist", "steps": 40}, "at least 2 epochs")):
+        with pytest.raises(InputError, match=words):
+            dt.run_table(folder / "train", folder / "test", "dsb2018-1x-k3", tmp_path / "no", arms=["synthetic-then-real"],
+                         seeds=[0], log=lambda m: None, **kwargs)
+    assert not (tmp_path / "no").exists()
 
 
 def test_downstream_runs_every_arm_then_resumes(folder, tmp_path, monkeypatch, capsys):
@@ -199,10 +232,11 @@ def test_missing_stardist_is_named_before_any_work(tmp_path, monkeypatch):
     check_python(sys.executable, "builtin")  # the built-in segmenter needs only torch
 
 
-def test_the_cli_default_arms_are_every_arm():
+def test_the_cli_default_arms_are_the_published_tables():
     import inspect
 
     from nucgan.cli.downstream import downstream_command
 
-    default = inspect.signature(downstream_command).parameters["arms"].default.default
-    assert tuple(default.split(",")) == arms_mod.ARMS
+    option = inspect.signature(downstream_command).parameters["arms"].default
+    assert tuple(option.default.split(",")) == arms_mod.ARMS  # the extra arms run only when asked, and are named
+    assert all(arm in option.help for arm in arms_mod.EXTRA_ARMS)

@@ -81,3 +81,19 @@ def test_explicit_validation_pairs_train_on_every_train_pair(tmp_path):
     assert (result["n_train"], result["n_val"], result["n_test"]) == (2, 1, 1)
     with pytest.raises(InputError, match="at least 1 train and 1 validation pair"):
         sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, val_pairs=[])
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
+def test_a_pretrained_run_spends_the_same_budget_in_two_phases(tmp_path):
+    """synthetic-then-real: the first epochs on the pretrain pairs, the rest on the train pairs, one budget in all."""
+    pytest.importorskip("stardist")
+    train, test = _quadrants()
+    config = sd.StarDistConfig(epochs=3, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+    result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, pretrain_pairs=test, pretrain_epochs=1)
+    assert result["pretrain"]["n"] == 1 and result["pretrain"]["epochs"] == 1 and len(result["pretrain"]["val_loss"]) == 1
+    assert len(result["val_loss"]) == 2  # the second phase: the 2 epochs left, its best weights chosen among them
+    assert (result["n_train"], result["n_val"]) == (1, 1) and 0.0 <= result["f1_50"] <= 1.0
+    for epochs, pairs in ((0, test), (3, test), (1, [])):
+        with pytest.raises(InputError, match="1 <= pretrain_epochs < epochs"):
+            sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, pretrain_pairs=pairs, pretrain_epochs=epochs)

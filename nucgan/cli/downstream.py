@@ -19,7 +19,7 @@ def downstream_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo id, run directory or file that paints the synthetic arms [synth's default]."),
     train_data: Optional[Path] = typer.Option(None, "--train-data", help="Real train folder [DATA/train]."),
     segmenter: str = typer.Option("builtin", "--segmenter", help="builtin (PyTorch, minutes) or stardist (StarDist2D, needs nucgan[stardist])."),
-    arms: str = typer.Option(",".join(("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")), "--arms", help="Comma list of arms."),
+    arms: str = typer.Option(",".join(("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")), "--arms", help="Comma list of arms; also synthetic-then-real (stardist only: the first half of the budget on the synthetic images, the second on the real ones)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Segmenter seeds, comma-separated; figures are mean ± sd over them."),
     max_train_images: Optional[int] = typer.Option(None, "--max-train-images", help="A seeded subset of the real train images (quick runs)."),
     synth_size: Optional[int] = typer.Option(None, "--synth-size", help="Side of each synthetic image in px [512; not with --layout tissue-real, whose images take real sizes]."),

@@ -6,7 +6,10 @@ Arms differ only in their training pairs; the segmenter and its budget are the s
 - ``synthetic``: ``nucgan synth`` pairs from de novo masks (the ``bank`` sampler with the real train
   nuclei's whole shapes, density matched to the real train set, as many pixels as the real train set);
 - ``real+synthetic``: both; ``few-real+synthetic``: a fixed seeded 10 % of the real train pairs + synthetic;
-- ``painter``, ``flat``: the SAME de novo masks painted by the non-learned baselines fitted on real train.
+- ``painter``, ``flat``: the SAME de novo masks painted by the non-learned baselines fitted on real train;
+- ``synthetic-then-real`` (StarDist only, not in the default table): the segmenter first trains on the
+  synthetic pairs, then on the real ones, :data:`PRETRAIN_SHARE` of the same budget each way round
+  (:func:`split_pretrain`), validated on the real arm's own validation part in both phases.
 
 Validation (StarDist's best weights and thresholds) comes from a seeded part of each arm's own pairs
 (``own``), or, with ``real``, from its real pairs only (:func:`real_validation`): real + synthetic then
@@ -36,7 +39,14 @@ from nucgan.errors import InputError
 from nucgan.zoo.fsutil import sha256_file
 
 ARMS = ("real", "synthetic", "real+synthetic", "few-real+synthetic", "painter", "flat")
-SYNTH_ARMS = frozenset(ARMS[1:])
+#: arms a table runs only when asked (``--arms``): not part of the published default table
+EXTRA_ARMS = ("synthetic-then-real",)
+KNOWN_ARMS = ARMS + EXTRA_ARMS
+#: arms trained in two phases, synthetic pairs first, then real pairs (StarDist only)
+PRETRAIN_ARMS = frozenset({"synthetic-then-real"})
+#: the share of the segmenter's epochs a pretrained arm spends on synthetic pairs
+PRETRAIN_SHARE = 0.5
+SYNTH_ARMS = frozenset(KNOWN_ARMS[1:])
 FEW_SEED, FEW_FRACTION, SYNTH_SEED = 10, 0.10, 0
 #: where an arm's validation part comes from: its own pairs, or its real pairs only
 VALIDATIONS = ("own", "real")
@@ -235,7 +245,18 @@ def few_count(n_train: int) -> int:
 
 def real_count(arm: str, n_train: int) -> int:
     """How many of ``arm``'s pairs (which :func:`arm_pairs` lists real first) are real."""
-    return {"real": n_train, "real+synthetic": n_train, "few-real+synthetic": few_count(n_train)}.get(arm, 0)
+    return {"real": n_train, "real+synthetic": n_train, "few-real+synthetic": few_count(n_train),
+            "synthetic-then-real": n_train}.get(arm, 0)
+
+
+def pretrain_epochs(epochs: int) -> int:
+    """How many of ``epochs`` a pretrained arm spends on its synthetic pairs (at least 1, and 1 left for real)."""
+    return min(epochs - 1, max(1, round(PRETRAIN_SHARE * epochs)))
+
+
+def split_pretrain(pairs: PairPaths, n_real: int) -> tuple[PairPaths, PairPaths]:
+    """(real pairs, synthetic pairs) of a pretrained arm, whose pairs :func:`arm_pairs` lists real first."""
+    return list(pairs[:n_real]), list(pairs[n_real:])
 
 
 def real_validation(pairs: PairPaths, n_real: int, fraction: float, seed: int) -> tuple[PairPaths, PairPaths]:
@@ -273,7 +294,7 @@ def arm_pairs(arms: Sequence[str], train: PairPaths, out: Path, model: str, *, s
             pairs[arm] = list(train)
         elif arm == "synthetic":
             pairs[arm] = synth
-        elif arm == "real+synthetic":
+        elif arm in ("real+synthetic", "synthetic-then-real"):
             pairs[arm] = list(train) + synth
         elif arm == "few-real+synthetic":
             pairs[arm] = few + synth

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nucgan.errors import InputError
-from nucgan.quality.arms import (ARMS, LAYOUTS, VALIDATIONS, PairPaths, arm_pairs, digest, real_count,
-                                 real_validation, seeded_subset, write_json)
+from nucgan.quality.arms import (ARMS, KNOWN_ARMS, LAYOUTS, PRETRAIN_ARMS, VALIDATIONS, PairPaths, arm_pairs, digest,
+                                 pretrain_epochs, real_count, real_validation, seeded_subset, split_pretrain, write_json)
 
 SEGMENTERS = ("builtin", "stardist")
 FORMAT = "nucgan-downstream/1"
@@ -31,6 +31,8 @@ SUBSET_SEED = 0  # --max-train-images draws its subset of the real train pairs w
 SCORES = ("f1_50", "f1_70", "pq_50")
 DEFAULT_SYNTH_SIZE = 512  # px per side of each synthetic image, for the layouts drawn on a fixed canvas
 Log = Callable[[str], None]
+#: a pretrained arm's first phase: its (synthetic) pairs and how many epochs it trains on them
+Pretrain = tuple[PairPaths, int]
 
 
 def segmenter_config(segmenter: str, steps: int | None = None, threads: int | None = None) -> Any:
@@ -82,13 +84,15 @@ def result_path(out: Path, arm: str, seed: int) -> Path:
 
 
 def run_key(segmenter: str, config: Any, train: PairPaths, test: PairPaths, seed: int,
-            val: PairPaths | None = None) -> str:
+            val: PairPaths | None = None, pretrain: Pretrain | None = None) -> str:
     """The key of one run's result: what it was trained and scored on, and how."""
     made_of: dict[str, Any] = {"config": config_json(config), "train": train, "test": test, "seed": seed}
     if segmenter != "stardist":  # StarDist keys predate the built-in runner: kept, so done runs stay done
         made_of["segmenter"] = segmenter
     if val is not None:  # explicit validation pairs only: the keys of runs validated on their own pairs stay
         made_of["val"] = val
+    if pretrain is not None:  # likewise: only a pretrained arm's key holds its first phase
+        made_of["pretrain"], made_of["pretrain_epochs"] = pretrain
     return digest(made_of)
 
 
@@ -116,12 +120,13 @@ def check_out(out: Path) -> None:
 
 def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: PairPaths, test: PairPaths,
            config: Any, data: dict[str, Any], log: Log,
-           val: PairPaths | None = None) -> tuple[dict[str, Any] | None, bool]:
+           val: PairPaths | None = None, pretrain: Pretrain | None = None) -> tuple[dict[str, Any] | None, bool]:
     """Run (arm, seed) in a fresh process unless its result with the same key exists.
 
-    ``val``: explicit validation pairs (else the segmenter takes a part of ``train``). Returns (the
-    result or None when the run failed, whether it was found on disk rather than run)."""
-    key = run_key(segmenter, config, train, test, seed, val)
+    ``val``: explicit validation pairs (else the segmenter takes a part of ``train``); ``pretrain``: the
+    pairs and epochs of a first training phase (StarDist). Returns (the result or None when the run
+    failed, whether it was found on disk rather than run)."""
+    key = run_key(segmenter, config, train, test, seed, val, pretrain)
     target = result_path(out, arm, seed)
     if target.exists():
         done = json.loads(target.read_text())
@@ -133,6 +138,8 @@ def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: P
             "train": train, "test": test, "workdir": str(out / "work" / tag), "result": str(target), "data": data}
     if val is not None:
         spec["val"] = val
+    if pretrain is not None:
+        spec["pretrain"], spec["pretrain_epochs"] = pretrain
     spec_path = out / "specs" / f"{tag}.json"
     write_json(spec_path, spec)
     shutil.rmtree(out / "work" / tag, ignore_errors=True)
@@ -160,6 +167,7 @@ def run_one(spec_path: str | os.PathLike[str]) -> int:
     train = [read_pair(i, m) for i, m in spec["train"]]
     test = [read_pair(i, m) for i, m in spec["test"]]
     val = [read_pair(i, m) for i, m in spec["val"]] if "val" in spec else None
+    pretrain = [read_pair(i, m) for i, m in spec["pretrain"]] if "pretrain" in spec else None
     if spec["segmenter"] == "stardist":
         import keras
 
@@ -167,14 +175,15 @@ def run_one(spec_path: str | os.PathLike[str]) -> int:
 
         keras.utils.disable_interactive_logging()  # no per-step progress bars in the run's log file
         result = train_and_score(train, test, StarDistConfig(**fields), seed=spec["seed"], workdir=spec["workdir"],
-                                 val_pairs=val)
+                                 val_pairs=val, pretrain_pairs=pretrain, pretrain_epochs=spec.get("pretrain_epochs", 0))
     else:
         from nucgan.quality.downstream import DownstreamConfig
         from nucgan.quality.downstream import train_and_score as builtin_train_and_score
 
         result = builtin_train_and_score(train, test, DownstreamConfig(**fields), seed=spec["seed"])
     write_json(Path(spec["result"]), {"arm": spec["arm"], "key": spec["key"], "segmenter": spec["segmenter"],
-                                      **result, "data": spec["data"], "train_images": len(train) + len(val or ()),
+                                      **result, "data": spec["data"],
+                                      "train_images": len(train) + len(val or ()) + len(pretrain or ()),
                                       **({"validation": "real"} if val is not None else {})})
     return 0
 
@@ -232,9 +241,10 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     """
     from nucgan.folders import folder_pairs
 
-    unknown = sorted(set(arms) - set(ARMS))
+    unknown = sorted(set(arms) - set(KNOWN_ARMS))
     if unknown or not arms:
-        raise InputError(f"downstream: unknown arm(s) {', '.join(unknown) or '(none given)'}; arms: {', '.join(ARMS)}")
+        raise InputError(f"downstream: unknown arm(s) {', '.join(unknown) or '(none given)'}; "
+                         f"arms: {', '.join(KNOWN_ARMS)}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise InputError(f"downstream: seeds must be distinct integers, got {list(seeds)}")
     if max_train_images is not None and max_train_images < 2:
@@ -257,6 +267,13 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     if synth_size < 128 or (synth_count is not None and synth_count < 1):
         raise InputError("downstream: --synth-size must be at least 128 and --synth-count at least 1")
     config = segmenter_config(segmenter, steps, threads)
+    two_phase = sorted(PRETRAIN_ARMS & set(arms))
+    if two_phase and segmenter != "stardist":
+        raise InputError(f"downstream: the {two_phase[0]} arm trains in two phases, which only the stardist segmenter "
+                         f"does; use --segmenter stardist or leave the arm out")
+    if two_phase and config.epochs < 2:
+        raise InputError(f"downstream: the {two_phase[0]} arm needs a budget of at least 2 epochs (one per phase), "
+                         f"got {config.epochs}; give --steps at least {2 * config.steps_per_epoch} or leave it out")
     python = python or sys.executable
     out = Path(out).resolve()
     check_out(out)
@@ -294,8 +311,12 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
                             layout=layout, sensor_noise=sensor_noise, nucleus_spread=nucleus_spread,
                             signal_noise=signal_noise)
     vals: dict[str, PairPaths | None] = {arm: None for arm in arms}
+    pretrains: dict[str, Pretrain | None] = {arm: None for arm in arms}
     for arm in arms:  # the real arm's own part is already real: its runs (and keys) stay as they are
-        if validation == "real" and arm != "real" and real_count(arm, len(train)):
+        if arm in PRETRAIN_ARMS:  # its real phase takes the real arm's own split under either validation
+            pairs[arm], synthetic = split_pretrain(pairs[arm], real_count(arm, len(train)))
+            pretrains[arm] = (synthetic, pretrain_epochs(config.epochs))
+        elif validation == "real" and arm != "real" and real_count(arm, len(train)):
             pairs[arm], vals[arm] = real_validation(pairs[arm], real_count(arm, len(train)),
                                                     config.val_fraction, config.val_seed)
     todo = [(arm, seed) for seed in seeds for arm in arms]  # seed-major: a one-seed table comes first
@@ -304,7 +325,8 @@ def run_table(train_folder: Path, test_folder: Path, model: str, out: Path, *, s
     failed = []
     for k, (arm, seed) in enumerate(todo, start=1):
         started = time.perf_counter()
-        r, found = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log, vals[arm])
+        r, found = launch(out, python, segmenter, arm, seed, pairs[arm], test, config, data, log, vals[arm],
+                          pretrains[arm])
         ran = time.perf_counter() - started
         if r is None:
             failed.append(f"{arm} seed {seed}")

@@ -247,11 +247,15 @@ def _predict(model: Any, images: list[np.ndarray]) -> list[np.ndarray]:
 
 def train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], config: StarDistConfig | None = None,
                     seed: int = 0, workdir: str | os.PathLike[str] = "stardist-work",
-                    val_pairs: Sequence[Pair] | None = None) -> dict[str, Any]:
+                    val_pairs: Sequence[Pair] | None = None, pretrain_pairs: Sequence[Pair] | None = None,
+                    pretrain_epochs: int = 0) -> dict[str, Any]:
     """Train StarDist2D on ``train_pairs`` (tuning on their own validation part), score it on ``test_pairs``.
 
     With ``val_pairs``, every train pair trains and the best weights and thresholds are chosen on
-    ``val_pairs`` instead (an arm validated on its real images only). Returns the scores of
+    ``val_pairs`` instead (an arm validated on its real images only). With ``pretrain_pairs``, the
+    first ``pretrain_epochs`` of the config's epochs train on them and the rest on ``train_pairs``
+    (fresh optimiser, the best weights of the first phase carried over), both phases validated on the
+    same validation part, so the budget is the config's either way. Returns the scores of
     :data:`SCORE_KEYS` (pooled over the test images), the tuned thresholds, image counts, seconds per
     phase and the config. The model's files stay in ``workdir``.
     """
@@ -262,12 +266,31 @@ def train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], con
     if val_pairs is not None and (not val_pairs or not train_pairs):
         raise InputError(f"stardist: explicit validation needs at least 1 train and 1 validation pair, "
                          f"got {len(train_pairs)} and {len(val_pairs)}")
+    if pretrain_pairs is not None and not (pretrain_pairs and 1 <= pretrain_epochs < config.epochs):
+        raise InputError(f"stardist: pretraining needs at least 1 pair and 1 <= pretrain_epochs < epochs "
+                         f"({config.epochs}), got {len(pretrain_pairs)} pairs and {pretrain_epochs} epochs")
     with one_openmp_thread():
-        return _train_and_score(train_pairs, test_pairs, config, seed, Path(workdir), val_pairs)
+        return _train_and_score(train_pairs, test_pairs, config, seed, Path(workdir), val_pairs,
+                                pretrain_pairs, pretrain_epochs)
+
+
+def _pretrain(model: Any, pairs: Sequence[Pair], val: tuple[list[np.ndarray], list[np.ndarray]],
+              config: StarDistConfig, epochs: int, seed: int) -> dict[str, Any]:
+    """The first phase of a pretrained run: ``epochs`` epochs on ``pairs``, ending on their best weights.
+
+    Afterwards the model is marked unprepared, so the next ``train`` compiles a fresh optimiser and fresh
+    callbacks: the second phase's best weights are chosen among its own epochs, not against the first's.
+    """
+    x_pt, y_pt = _prepare(pairs, config, pad=True)
+    history = model.train(x_pt, y_pt, validation_data=val, augmenter=augmenter(config), seed=seed, epochs=epochs)
+    model._model_prepared = False
+    return {"n": len(pairs), "epochs": epochs,
+            "val_loss": [round(float(v), 4) for v in history.history.get("val_loss", [])]}
 
 
 def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], config: StarDistConfig, seed: int,
-                     workdir: Path, val_pairs: Sequence[Pair] | None = None) -> dict[str, Any]:
+                     workdir: Path, val_pairs: Sequence[Pair] | None = None,
+                     pretrain_pairs: Sequence[Pair] | None = None, pretrain_epochs: int = 0) -> dict[str, Any]:
     """:func:`train_and_score` after its checks, inside the one-OpenMP-thread context."""
     started = time.perf_counter()
     configure_tensorflow(config.threads)
@@ -284,7 +307,11 @@ def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], co
     workdir.mkdir(parents=True, exist_ok=True)
     model = _model(config, seed, workdir)
     t0 = time.perf_counter()
-    history = model.train(x_tr, y_tr, validation_data=(x_va, y_va), augmenter=augmenter(config), seed=seed)
+    pretrain = None
+    if pretrain_pairs is not None:
+        pretrain = _pretrain(model, pretrain_pairs, (x_va, y_va), config, pretrain_epochs, seed)
+    history = model.train(x_tr, y_tr, validation_data=(x_va, y_va), augmenter=augmenter(config), seed=seed,
+                          epochs=config.epochs - pretrain_epochs)
     t1 = time.perf_counter()
     thresholds = model.optimize_thresholds(x_va, y_va, nms_threshs=list(config.nms_threshs),
                                            iou_threshs=list(config.iou_threshs), optimize_kwargs={"verbose": 0})
@@ -300,4 +327,4 @@ def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], co
                         "thresholds": round(t2 - t1, 1), "predict": round(t3 - t2, 1),
                         "total": round(t3 - started, 1)},
             "config": config.to_json(), "workdir": str(workdir / model.name), "versions": versions(),
-            "openmp_threads": _openmp_threads()}
+            "openmp_threads": _openmp_threads(), **({"pretrain": pretrain} if pretrain else {})}

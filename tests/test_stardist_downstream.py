@@ -92,7 +92,8 @@ def test_a_pretrained_run_spends_the_same_budget_in_two_phases(tmp_path):
     config = sd.StarDistConfig(epochs=3, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
     result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, pretrain_pairs=test, pretrain_epochs=1)
     assert result["pretrain"]["n"] == 1 and result["pretrain"]["epochs"] == 1 and len(result["pretrain"]["val_loss"]) == 1
-    assert len(result["val_loss"]) == 2  # the second phase: the 2 epochs left, its best weights chosen among them
+    assert len(result["val_loss"]) == 2  # the second phase: the 2 epochs left
+    assert result["best_val_loss"] == pytest.approx(min(result["val_loss"] + result["pretrain"]["val_loss"]), abs=1e-4)
     assert (result["n_train"], result["n_val"]) == (1, 1) and 0.0 <= result["f1_50"] <= 1.0
     for epochs, pairs in ((0, test), (3, test), (1, [])):
         with pytest.raises(InputError, match="1 <= pretrain_epochs < epochs"):

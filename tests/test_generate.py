@@ -134,3 +134,21 @@ def test_bf16_paints_close_to_fp32_and_a_bad_precision_is_refused(model_file, la
     assert bf16.dtype == np.float32 and np.abs(bf16 - fp32).mean() < 0.02
     with pytest.raises(nucgan.InputError, match="precision must be one of fp32, bf16, got 'fp16'"):
         generate(model_file, crop, precision="fp16")
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_tile_input_is_the_converted_float32_tile(channels_last, dtype):
+    from nucgan.generation import tile_input
+
+    rng = np.random.default_rng(0)
+    src = rng.random((5, 30, 20)) > 0.5  # a border tile: smaller than the tile, padded with background
+    style = rng.standard_normal(5).astype(np.float32)
+    patch = np.zeros((5, 32, 24), dtype=bool)
+    patch[:, :30, :20] = src
+    want = torch.from_numpy(patch).float().mul(2).sub(1)[None]
+    want = torch.cat([want, torch.as_tensor(style)[None, :, None, None].expand(1, 5, 32, 24)], dim=1).to(dtype)
+    got = tile_input(src, (32, 24), style, dtype, channels_last)
+    assert got.dtype == dtype and torch.equal(got, want)
+    assert got.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    assert torch.equal(tile_input(src, (32, 24), None, dtype, channels_last), want[:, :5])

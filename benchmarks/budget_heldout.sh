@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Held-out check of a longer StarDist budget for every arm (issue 14's real + synthetic goal): does the
+# synthetic data pay once the real arm is nearer saturation? The real arm and real + synthetic (own
+# validation, the published protocol) at STEPS training steps (default 2000, twice the fixed budget), the fit
+# part of train/ to train, its held-out 15 % to score, tissue-real layouts with sensor noise (synth's
+# default), the shipped model's run folder. Seeds are added one at a time so a stopped run resumes where it
+# was (done runs are skipped); chosen on the train split only.
+#   STEPS=2000 bash benchmarks/budget_heldout.sh [PYTHON_WITH_STARDIST] [MODEL_RUN_FOLDER]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${1:-.venv/bin/python}
+model=${2:-benchmarks/results/generalist/dsb2018-fluo-1x-k3-s3}
+steps=${STEPS:-2000}
+.venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); from select_stardist import WORK, link_split; link_split(WORK)"
+out=benchmarks/results/select_stardist/budget-$steps/$(basename "$model")
+for seeds in 0 0,1 0,1,2; do
+  .venv/bin/nucgan downstream --data runs/select_stardist/held_out --train-data runs/select_stardist/fit \
+    --segmenter stardist --python "$py" --arms real,real+synthetic --seeds "$seeds" --layout tissue-real \
+    --sensor-noise --steps "$steps" --model "$model" --out "$out"
+done

@@ -15,6 +15,9 @@ from nucgan.quality import stardist_downstream as sd
 
 from tests.conftest import DATA
 
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),  # TensorFlow, numpy 2
+              pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")]  # Keras on StarDist's generator
+
 
 def test_missing_stardist_is_one_clear_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "stardist", None)  # makes `import stardist` raise ImportError
@@ -55,12 +58,15 @@ def _quadrants() -> tuple[list, list]:
     return [quad(0, 0), quad(0, 256)], [quad(256, 0)]
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # TensorFlow under numpy 2
-@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")  # Keras on StarDist's generator
+def _tiny(epochs: int) -> sd.StarDistConfig:
+    """A real StarDist config with a budget of ``epochs`` x 2 steps: seconds, not minutes."""
+    return sd.StarDistConfig(epochs=epochs, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+
+
 def test_train_and_score_tiny_budget(tmp_path):
     pytest.importorskip("stardist")
     train, test = _quadrants()
-    config = sd.StarDistConfig(epochs=2, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+    config = _tiny(2)
     result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path)
     for key in sd.SCORE_KEYS:
         assert 0.0 <= result[key] <= 1.0, key
@@ -70,26 +76,22 @@ def test_train_and_score_tiny_budget(tmp_path):
     assert (tmp_path / "stardist-seed0" / "weights_best.h5").exists()  # weights stay in the workdir
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
 def test_explicit_validation_pairs_train_on_every_train_pair(tmp_path):
     """--validation real: all the given train pairs train, and the thresholds come from the given validation pairs."""
     pytest.importorskip("stardist")
     train, test = _quadrants()
-    config = sd.StarDistConfig(epochs=1, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+    config = _tiny(1)
     result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, val_pairs=test)
     assert (result["n_train"], result["n_val"], result["n_test"]) == (2, 1, 1)
     with pytest.raises(InputError, match="at least 1 train and 1 validation pair"):
         sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, val_pairs=[])
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
 def test_a_pretrained_run_spends_the_same_budget_in_two_phases(tmp_path):
     """synthetic-then-real: the first epochs on the pretrain pairs, the rest on the train pairs, one budget in all."""
     pytest.importorskip("stardist")
     train, test = _quadrants()
-    config = sd.StarDistConfig(epochs=3, steps_per_epoch=2, batch_size=2, nms_threshs=(0.4,), iou_threshs=(0.5,))
+    config = _tiny(3)
     result = sd.train_and_score(train, test, config, seed=0, workdir=tmp_path, pretrain_pairs=test, pretrain_epochs=1)
     assert result["pretrain"]["n"] == 1 and result["pretrain"]["epochs"] == 1 and len(result["pretrain"]["val_loss"]) == 1
     assert len(result["val_loss"]) == 2  # the second phase: the 2 epochs left

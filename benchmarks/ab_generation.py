@@ -1,12 +1,12 @@
 """``nucgan.generate`` of this checkout against an earlier commit's, alternating, in one process.
 
-    python benchmarks/ab_generation.py --against 6b97a7d [--rounds 3] [--threads 2]
+    python benchmarks/ab_generation.py --against 6b97a7d [--size 512] [--rounds 3] [--threads 2]
 
 Speed levers inside generation.py / noise.py change the cost by a few percent, less than a shared
 CPU drifts between runs; alternating both versions round by round in one process (the same model,
 labels and seeds) compares them under the same conditions. The earlier commit's two modules are
 read with ``git show`` and imported under other names; everything else is this checkout's. Prints
-per-round medians (ms per 512 x 512 image), megapixels/s and whether both paint the same image.
+per-round medians (ms per --size x --size image), megapixels/s and whether both paint the same image.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7, help="timed images per version and round (the median is kept)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--size", type=int, default=512, help="side of the painted image in px")
     args = ap.parse_args()
     import numpy as np
     import torch
@@ -55,7 +56,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     model = nucgan.zoo.load(args.model or DEFAULT_MODEL)
-    labels = nucgan.place("ellipse", size=(512, 512), density=150, seed=0)
+    labels = nucgan.place("ellipse", size=(args.size, args.size), density=150, seed=0)
+    side = f"{args.size} x {args.size}"
     with tempfile.TemporaryDirectory() as tmp:
         earlier = earlier_modules(args.against, Path(tmp))
         versions = ((args.against, earlier), ("this checkout", current))
@@ -73,11 +75,12 @@ def main() -> None:
         for (precision, name), values in medians.items():
             mid = statistics.median(values)
             print(f"{model.name} {precision} {name}: round medians {' '.join(f'{v * 1e3:.1f}' for v in values)} ms"
-                  f" per 512 x 512 image -> {0.262144 / mid:.2f} megapixels/s")
+                  f" per {side} image -> {args.size ** 2 / 1e6 / mid:.2f} megapixels/s")
         for precision in args.precisions.split(","):
-            same = np.array_equal(earlier.generate(model, labels, seed=4, precision=precision, output="float"),
-                                  current.generate(model, labels, seed=4, precision=precision, output="float"))
-            print(f"{precision}: the same image from both: {same}")
+            a = earlier.generate(model, labels, seed=4, precision=precision, output="float")
+            b = current.generate(model, labels, seed=4, precision=precision, output="float")
+            print(f"{precision}: the same image from both: {np.array_equal(a, b)}"
+                  f" (largest difference {np.abs(a - b).max():.4f}, mean {np.abs(a - b).mean():.6f} of the [-1, 1] range)")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ model=${2:-benchmarks/results/generalist/dsb2018-fluo-1x-k3-s3}
 steps=${STEPS:-2000}
 .venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); from select_stardist import WORK, link_split; link_split(WORK)"
 out=benchmarks/results/select_stardist/budget-$steps/$(basename "$model")
+run() {
+  .venv/bin/nucgan downstream --data runs/select_stardist/held_out --train-data runs/select_stardist/fit \
+    --segmenter stardist --python "$py" --arms "$1" --seeds "$2" --layout tissue-real --sensor-noise \
+    --steps "$steps" --model "$model" --out "$out"
+}
+run real+synthetic 0  # makes the folder a downstream one (the synthetic set and the first run)
 # the real arm at the fixed budget (STEPS=1000, the segmenter's own config) has validation_heldout.sh's keys:
 # copied in, those runs are found done (a run whose key differs is trained again, never reused)
-mkdir -p "$out/per_run"
 cp -n benchmarks/results/select_stardist/validation/real/per_run/real_seed{0,1,2}.json "$out/per_run/" 2>/dev/null || true
-for seeds in 0 0,1 0,1,2; do
-  .venv/bin/nucgan downstream --data runs/select_stardist/held_out --train-data runs/select_stardist/fit \
-    --segmenter stardist --python "$py" --arms real,real+synthetic --seeds "$seeds" --layout tissue-real \
-    --sensor-noise --steps "$steps" --model "$model" --out "$out"
-done
+for seeds in 0 0,1 0,1,2; do run real,real+synthetic "$seeds"; done

@@ -152,3 +152,27 @@ def test_tile_input_is_the_converted_float32_tile(channels_last, dtype):
     assert got.dtype == dtype and torch.equal(got, want)
     assert got.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     assert torch.equal(tile_input(src, (32, 24), None, dtype, channels_last), want[:, :5])
+
+
+@pytest.mark.parametrize("size", [32, 512, 544, 1024, 1056, 1408, 2048, 8192])
+@pytest.mark.parametrize("max_tile", [256, 512, 1024])
+def test_tile_plan_covers_with_the_fewest_shortest_tiles(size, max_tile):
+    from nucgan.generation import tile_plan
+
+    tile, starts = tile_plan(size, max_tile, 64, 32)
+    assert tile <= max(max_tile, size) and (tile % 32 == 0 or starts == [0])
+    assert starts[0] == 0 and starts[-1] + tile == size and all(s % 32 == 0 for s in starts)
+    assert all(b - a <= tile - 64 for a, b in zip(starts, starts[1:]))  # neighbours overlap by at least 64 px
+    fewest = 1 if size <= max_tile else -(-(size - 64) // (max_tile - 64))
+    assert len(starts) == fewest
+    if len(starts) > 1:  # a tile 32 px shorter would leave a gap or a thinner overlap
+        assert (tile - 32) + (len(starts) - 1) * (tile - 32 - 64) < size
+
+
+def test_an_image_under_the_largest_tile_is_painted_in_one(model_file):
+    calls = []
+    labels = nucgan.place("ellipse", size=(700, 600), density=150, seed=0)
+    nucgan.generate(str(model_file), labels, seed=0, progress=lambda done, total: calls.append(total))
+    assert calls == [1]
+    nucgan.generate(str(model_file), labels, seed=0, tile=256, progress=lambda done, total: calls.append(total))
+    assert calls[-1] == 4 * 3  # 700 x 600 px (size multiple 4) in tiles of at most 256 overlapping by 64: 4 x 3

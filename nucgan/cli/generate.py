@@ -37,7 +37,7 @@ def generate_command(
     samples: int = typer.Option(1, min=1, help="Images per mask (different noise); written as a stack."),
     noise: bool = typer.Option(True, "--noise/--no-noise", help="The generator's noise (pix2pix dropout, and noise injection where the model has it) on or off."),
     raw: bool = typer.Option(False, help="Write the model's float output in [-1, 1] instead of source intensities."),
-    tile: Optional[int] = typer.Option(None, help="Tile size for large images, a multiple of the model's size multiple [512]."),
+    tile: Optional[int] = typer.Option(None, help="Largest tile for large images, a multiple of the model's size multiple; the fewest tiles that cover the image are used, each as short as covers it [1024]."),
     overlap: Optional[int] = typer.Option(None, help="Overlap between tiles, blended [64, or the size multiple if larger]."),
     device: str = typer.Option("cpu", help="cpu, cuda or mps."),
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),

@@ -115,9 +115,11 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     that, or raises, is reported as that plugin's failure (``name``: its registry name).
 
     The input is padded with background to the generator's size multiple; tiles of at most ``tile``
-    px (:data:`MAX_TILE` by default; :func:`tile_plan` takes the fewest and shortest that cover the image) overlap by ``overlap`` px and are blended with ramps that ignore each tile's outer margin. BatchNorm uses running statistics
-    and dropout noise is positional (see :class:`nucgan.noise.PositionalDropout`), so the result does
-    not depend on the tiling beyond small border effects.
+    px (:data:`MAX_TILE` by default; :func:`tile_plan` takes the fewest and shortest that cover the
+    image) overlap by ``overlap`` px and are blended with ramps that ignore each tile's outer margin.
+    BatchNorm uses running statistics and dropout noise is positional (see
+    :class:`nucgan.noise.PositionalDropout`), so the result does not depend on the tiling beyond
+    small border effects.
     """
     m = int(getattr(generator, "size_multiple", 1))
     tile = tile if tile is not None else -(-MAX_TILE // m) * m  # defaults that suit any depth (6 levels: m = 128)

@@ -53,13 +53,21 @@ def unit_interval(h: torch.Tensor) -> torch.Tensor:
     return (h >> 8).to(torch.float32) / float(2 ** 24)
 
 
-def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """Uniform [0, 1) numbers for (channel, row, col), a pure function of the seed, layer and position."""
+def _row_hashes(seed: int, layer: int, channels: int, rows: torch.Tensor) -> torch.Tensor:
+    """(channel, row, 1) hashes of the seed, layer, channel and row: the small part of a positional hash."""
     h = _mix(torch.tensor((seed * 0x9E3779B1 + layer * 0x85EBCA77) & _MASK32, dtype=torch.int64))
     h = _mix(h ^ torch.arange(channels, dtype=torch.int64).view(-1, 1, 1))
-    h = _mix(h ^ rows.to(torch.int64).view(1, -1, 1))
-    h = _mix(h ^ (cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
-    return unit_interval(h)
+    return _mix(h ^ rows.to(torch.int64).view(1, -1, 1))
+
+
+def _col_keys(cols: torch.Tensor) -> torch.Tensor:
+    """(1, 1, col) keys that the last hash round mixes in."""
+    return cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32
+
+
+def hashed_uniform(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Uniform [0, 1) numbers for (channel, row, col), a pure function of the seed, layer and position."""
+    return unit_interval(_mix(_row_hashes(seed, layer, channels, rows) ^ _col_keys(cols)))
 
 
 def _to_int32(x: torch.Tensor) -> torch.Tensor:
@@ -87,10 +95,7 @@ def hashed_keep(seed: int, layer: int, channels: int, rows: torch.Tensor, cols: 
     uniform is (h >> 8) / 2^24, exact in float32, so ``u >= p`` holds when h >= 256 ceil(p32 2^24)
     (p32: ``p`` in float32, as the tensor comparison reads it), compared as unsigned.
     """
-    h = _mix(torch.tensor((seed * 0x9E3779B1 + layer * 0x85EBCA77) & _MASK32, dtype=torch.int64))
-    h = _mix(h ^ torch.arange(channels, dtype=torch.int64).view(-1, 1, 1))
-    h = _to_int32(_mix(h ^ rows.to(torch.int64).view(1, -1, 1)))  # (C, H, 1): small
-    h = _mix_int32(h ^ _to_int32(cols.to(torch.int64).view(1, 1, -1) * 0x27D4EB2F & _MASK32))
+    h = _mix_int32(_to_int32(_row_hashes(seed, layer, channels, rows)) ^ _to_int32(_col_keys(cols)))
     threshold = math.ceil(float(np.float32(p)) * 2 ** 24) << 8  # unsigned; 0 keeps all, >= 2^32 none
     if threshold <= 0:
         return torch.ones(h.shape, dtype=torch.bool)

@@ -125,6 +125,9 @@ RECIPES["dsb2018-fluo-1x-k3-sk-s2"] = list(RECIPES["dsb2018-fluo-1x-k3-sk"])
 # weights are those of the same seed's run without it (s1, s3): raw vs average is a paired comparison
 for _draw in ("", "-s1", "-s2", "-s3"):  # "": seed 0, as the shipped v1
     RECIPES[f"dsb2018-fluo-1x-k3-ema{_draw}"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--ema", "0.999"]
+# issue 17 (bf16 autocast on the CPU, 1.7-1.9x the fp32 step here): the shipped recipe with --amp and s3's seed, so
+# its quality is compared with s3's, the same draw in float32
+RECIPES["dsb2018-fluo-1x-k3-s3-amp"] = [*RECIPES["dsb2018-fluo-1x-k3"], "--amp"]
 #: COMMON's values a recipe replaces (a fine-tune takes fewer steps)
 OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-ft4k": {"--seed": "1"},
@@ -144,7 +147,8 @@ OVERRIDES = {"dsb2018-fluo-1x-k3-l10ft": {"--steps": "2000", "--seed": "1"},
              "dsb2018-fluo-1x-k3-sk-s2": {"--seed": "2"},
              "dsb2018-fluo-1x-k3-ema-s1": {"--seed": "1"},
              "dsb2018-fluo-1x-k3-ema-s2": {"--seed": "2"},
-             "dsb2018-fluo-1x-k3-ema-s3": {"--seed": "3"}}
+             "dsb2018-fluo-1x-k3-ema-s3": {"--seed": "3"},
+             "dsb2018-fluo-1x-k3-s3-amp": {"--seed": "3"}}
 
 
 def common(name: str) -> list[str]:

@@ -115,7 +115,7 @@ def torch_step(args: argparse.Namespace) -> float:
     adam = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[args.adam]
     step = GanStep(g, d, torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999), **adam),
                    torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999), **adam), gan_loss="bce", lambda_l1=100.0,
-                   world=World())
+                   world=World(), autocast=torch.autocast("cpu", dtype=torch.bfloat16) if args.amp else None)
     if args.compile:  # inductor's C++ kernels for G and D (forward and backward); compile time is not timed
         step.g, step.d = torch.compile(g), torch.compile(d)
     count = lambda m: sum(p.numel() for p in m.parameters()) + sum(  # noqa: E731 - Keras counts BN statistics
@@ -149,6 +149,8 @@ def main() -> None:
     ap.add_argument("--adam", choices=("default", "foreach", "fused"), default="default",
                     help="nucgan side: torch.optim.Adam implementation (a lever of issue 17)")
     ap.add_argument("--compile", action="store_true", help="nucgan side: torch.compile G and D (a lever of issue 17)")
+    ap.add_argument("--amp", action="store_true",
+                    help="nucgan side: bf16 autocast (`nucgan train --amp`; weights, optimiser state and losses stay fp32)")
     ap.add_argument("--malloc", choices=("keep", "system"), default="keep",
                     help="nucgan side: keep freed memory for reuse (nucgan's default) or glibc's own thresholds")
     ap.add_argument("--keras-malloc", choices=("keep", "system"), default="system",
@@ -177,7 +179,8 @@ def main() -> None:
         load = " ".join(fh.read().split()[:3])
     print(f"\n3x U-Net k{args.kernel} L{args.levels} F{args.filters} C{args.in_channels}, batch {args.batch}, "
           f"{args.tile} px, {args.threads} threads, {args.rounds} alternating rounds (load average {load}); "
-          f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}, malloc {args.malloc}; "
+          f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}{', bf16 autocast' if args.amp else ''}, "
+          f"malloc {args.malloc}; "
           f"Keras side: malloc {args.keras_malloc}:")
     for side, label in (("tf", "authors' Keras step"), ("torch", "nucgan step")):
         t = times[side]

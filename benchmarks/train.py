@@ -3,6 +3,8 @@
     python benchmarks/train.py                          # the paper's 3x k5 4-level 5-channel model
     python benchmarks/train.py --kernel 7 --batch 8 --threads 2 --steps 5
     python benchmarks/train.py --data                   # also time real data loading (DSB train half)
+    python benchmarks/train.py --generator unet --kernel 3 --in-channels 10 --batch 8 --gen-arg upsample=bilinear \
+        --gen-arg activation=tanh --channels-last on [--amp]   # the generalist's recipe
 
 Figures go to stdout; nothing is asserted. The "data" line compares a step fed by the real tiles
 dataset with one fed by a pre-built batch: a ratio near 1.0 means loading never starves the model.
@@ -37,6 +39,8 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=4)
     ap.add_argument("--filters", type=int, default=16)
     ap.add_argument("--in-channels", type=int, default=5)
+    ap.add_argument("--gen-arg", action="append", default=[], metavar="K=V",
+                    help="a generator keyword, e.g. upsample=bilinear or activation=tanh (repeatable)")
     ap.add_argument("--discriminator", default="patchgan-paper")
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--tile", type=int, default=128)
@@ -53,12 +57,12 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {args.threads} threads, device {device}; {args.generator} k{args.kernel} "
           f"L{args.levels} F{args.filters} C{args.in_channels} vs {args.discriminator}, batch {args.batch}, "
-          f"{args.tile} px")
+          f"{args.tile} px{', bf16 autocast' if args.amp else ''}{', ' + ' '.join(args.gen_arg) if args.gen_arg else ''}")
     layouts = {"on": [True], "off": [False], "both": [False, True]}[args.channels_last]
     for channels_last in layouts:
         torch.manual_seed(0)
         kwargs = {"in_channels": args.in_channels, "kernel_size": args.kernel, "levels": args.levels,
-                  "filters": args.filters}
+                  "filters": args.filters, **dict(kv.split("=", 1) for kv in args.gen_arg)}
         g = nucgan.create_generator(args.generator, **kwargs)
         d = nucgan.create_discriminator(args.discriminator, in_channels=args.in_channels)
         fmt = torch.channels_last if channels_last else torch.contiguous_format

@@ -17,10 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import seeded_median  # noqa: E402
 
 
 def earlier_modules(rev: str, folder: Path):  # noqa: ANN201 - a module object
@@ -65,13 +67,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for precision in args.precisions.split(","):
                 for name, module in versions:
-                    module.generate(model, labels, seed=1, precision=precision)  # warm-up at this shape
-                    times = []
-                    for seed in range(args.repeat):
-                        t = time.perf_counter()
-                        module.generate(model, labels, seed=seed, precision=precision)
-                        times.append(time.perf_counter() - t)
-                    medians.setdefault((precision, name), []).append(statistics.median(times))
+                    seconds = seeded_median(lambda s: module.generate(model, labels, seed=s, precision=precision),
+                                            args.repeat)
+                    medians.setdefault((precision, name), []).append(seconds)
         for (precision, name), values in medians.items():
             mid = statistics.median(values)
             print(f"{model.name} {precision} {name}: round medians {' '.join(f'{v * 1e3:.1f}' for v in values)} ms"

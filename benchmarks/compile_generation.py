@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import seeded_median  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +39,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = nucgan.zoo.load(DEFAULT_MODEL)
     layers = conditioning(model, nucgan.place("ellipse", size=(512, 512), density=150, seed=0), seed=0)
-    style = np.full(len(model.input.style or ()) or 5, 0.3, np.float32)
+    style = np.full(len(model.input.style), 0.3, np.float32) if model.input.style else None
     noise = args.noise == "on"
     eager, compiled = model.generator, torch.compile(model.generator, dynamic=False)
     for precision in ("fp32", "bf16"):
@@ -47,13 +53,9 @@ def main() -> None:
     for _ in range(args.rounds):
         for precision in ("fp32", "bf16"):
             for name, generator in (("eager", eager), ("compiled", compiled)):
-                paint(generator, layers, seed=1, precision=precision, style=style, noise=noise)
-                times = []
-                for seed in range(args.repeat):
-                    t = time.perf_counter()
-                    paint(generator, layers, seed=seed, precision=precision, style=style, noise=noise)
-                    times.append(time.perf_counter() - t)
-                medians.setdefault((precision, name), []).append(statistics.median(times))
+                seconds = seeded_median(lambda s: paint(generator, layers, seed=s, precision=precision, style=style,
+                                                        noise=noise), args.repeat)
+                medians.setdefault((precision, name), []).append(seconds)
     for (precision, name), values in medians.items():
         mid = statistics.median(values)
         print(f"{model.name} {precision} {name} (noise {args.noise}): round medians"

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import seeded_median  # noqa: E402
 
 
 def main() -> None:
@@ -33,19 +38,15 @@ def main() -> None:
     model = nucgan.zoo.load(DEFAULT_MODEL)
     sizes = [int(s) for s in args.sizes.split(",")]
     layers = conditioning(model, nucgan.place("ellipse", size=(max(sizes),) * 2, density=150, seed=0), seed=0)
-    style = np.full(len(model.input.style or ()) or 5, 0.3, np.float32)
+    style = np.full(len(model.input.style), 0.3, np.float32) if model.input.style else None
     medians: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
         for precision in ("fp32", "bf16"):
             for size in sizes:
                 tile = layers[:, :size, :size]
-                paint(model.generator, tile, seed=1, precision=precision, style=style, tile=size)  # warm-up
-                times = []
-                for seed in range(3):
-                    t = time.perf_counter()
-                    paint(model.generator, tile, seed=seed, precision=precision, style=style, tile=size)
-                    times.append(time.perf_counter() - t)
-                medians.setdefault((precision, size), []).append(statistics.median(times))
+                seconds = seeded_median(lambda s: paint(model.generator, tile, seed=s, precision=precision,
+                                                        style=style, tile=size), 3)
+                medians.setdefault((precision, size), []).append(seconds)
     for (precision, size), values in medians.items():
         print(f"{model.name} {precision} one {size} x {size} tile: round medians {' '.join(f'{v * 1e3:.0f}' for v in values)} ms"
               f" -> {size * size / 1e6 / statistics.median(values):.2f} megapixels/s per painted pixel")

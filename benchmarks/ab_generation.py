@@ -57,6 +57,9 @@ def main() -> None:
     from nucgan.synth import DEFAULT_MODEL
 
     torch.set_num_threads(args.threads)
+    from nucgan.devices import describe_machine
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     model = nucgan.zoo.load(args.model or DEFAULT_MODEL)
     labels = nucgan.place("ellipse", size=(args.size, args.size), density=150, seed=0)
     side = f"{args.size} x {args.size}"

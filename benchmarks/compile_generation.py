@@ -37,6 +37,9 @@ def main() -> None:
     from nucgan.synth import DEFAULT_MODEL
 
     torch.set_num_threads(args.threads)
+    from nucgan.devices import describe_machine
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     model = nucgan.zoo.load(DEFAULT_MODEL)
     layers = conditioning(model, nucgan.place("ellipse", size=(512, 512), density=150, seed=0), seed=0)
     style = np.full(len(model.input.style), 0.3, np.float32) if model.input.style else None

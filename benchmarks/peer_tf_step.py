@@ -164,6 +164,9 @@ def main() -> None:
     if not args.tf_python:
         sys.exit("error: --tf-python: give an interpreter that has tensorflow installed")
     passed = [a for a in sys.argv[1:] if not a.startswith("--tf-python") and a != args.tf_python]
+    from nucgan.devices import describe_machine  # the parent needs no torch threads of its own
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     times: dict[str, list[float]] = {"tf": [], "torch": []}
     params: dict[str, dict[str, int]] = {}
     for r in range(args.rounds):

@@ -52,6 +52,9 @@ def main() -> None:
 
     model_ref = args.model or DEFAULT_MODEL
     torch.set_num_threads(args.threads)
+    from nucgan.devices import describe_machine
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     model = nucgan.zoo.load(model_ref)
     labels = nucgan.place("ellipse", size=(512, 512), density=150, seed=0)
     nucgan.generate(model, labels, seed=1, precision=args.precision)  # warm up at the timed size: oneDNN builds its kernels per shape

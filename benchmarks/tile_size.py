@@ -35,6 +35,9 @@ def main() -> None:
     from nucgan.synth import DEFAULT_MODEL
 
     torch.set_num_threads(args.threads)
+    from nucgan.devices import describe_machine
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     model = nucgan.zoo.load(DEFAULT_MODEL)
     sizes = [int(s) for s in args.sizes.split(",")]
     layers = conditioning(model, nucgan.place("ellipse", size=(max(sizes),) * 2, density=150, seed=0), seed=0)

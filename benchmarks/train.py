@@ -54,6 +54,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for --data (0: in the main process)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    from nucgan.devices import describe_machine
+
+    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {args.threads} threads, device {device}; {args.generator} k{args.kernel} "
           f"L{args.levels} F{args.filters} C{args.in_channels} vs {args.discriminator}, batch {args.batch}, "

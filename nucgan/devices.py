@@ -35,3 +35,93 @@ def pick_device(name: str) -> torch.device:
 
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+#: /proc/cpuinfo flags of a CPU that computes in bfloat16 natively (x86: AVX512-BF16 or AMX; Arm: BF16)
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, as on macOS or Windows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: "str | torch.device") -> bool:
+    """Whether ``device`` computes in bfloat16 natively; without it bf16 is emulated and slower than fp32.
+
+    CUDA: compute capability 8.0 or newer (Ampere on; a V100 emulates). CPU: AVX512-BF16 or AMX (x86),
+    or the BF16 extension (Arm). Measured on a 2-core AVX2-only AMD EPYC: bf16 paints 6x slower.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+    if device.type != "cpu":
+        return False
+    cpu = getattr(torch, "cpu", None)
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(cpu, probe, None)
+        if check is not None and check():
+            return True
+    return bool(_cpu_flags() & set(BF16_FLAGS))
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``platform.processor()`` where /proc/cpuinfo has none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _cpu_model_numbers() -> str:
+    """x86 ``family F, model M`` from /proc/cpuinfo (empty elsewhere): one brand name covers several generations."""
+    seen: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("cpu family", "model") and key.strip() not in seen:
+                    seen[key.strip()] = value.strip()
+                if not line.strip():
+                    break
+    except OSError:
+        pass
+    return f"family {seen['cpu family']}, model {seen['model']}" if len(seen) == 2 else ""
+
+
+def describe_machine(threads: int | None = None) -> str:
+    """One line naming what a speed figure depends on: CPU, cores, torch's kernel level, native bf16."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    level = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "?"
+    bf16 = "native bf16" if native_bf16("cpu") else "no native bf16"
+    used = f", {threads} threads" if threads else ""
+    numbers = _cpu_model_numbers()
+    name = f"{cpu_name()} ({numbers})" if numbers else cpu_name()
+    return f"{name}, {cores} cores{used}, torch {torch.__version__} ({level}), {bf16}"
+
+
+def bf16_slow_warning(device: "str | torch.device", what: str) -> str | None:
+    """The one-line warning for bf16 asked for on ``device`` without native bf16 (None where it is native)."""
+    device = torch.device(device)
+    if native_bf16(device):
+        return None
+    where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return (f"{what}: {where} has no native bfloat16, so bf16 is emulated and runs slower than fp32 here "
+            f"(on an AVX2-only AMD EPYC: painting 6x, a training step 14x slower); fp32 is the faster choice on this machine")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
+from nucgan.devices import bf16_slow_warning
 from nucgan.errors import InputError
 from nucgan.memory import keep_freed_memory
 from nucgan.noise import PositionalDropout
@@ -137,6 +139,9 @@ def paint(generator: torch.nn.Module, layers: np.ndarray, *, seed: int = 0, nois
     keep_freed_memory()  # each tile's activations reuse the last tile's memory instead of faulting in new pages
     if precision == "bf16" and torch.device(device).type not in ("cpu", "cuda"):
         raise InputError(f"precision bf16 runs on cpu or cuda, not {torch.device(device).type}")
+    slow = bf16_slow_warning(device, "precision bf16") if precision == "bf16" else None
+    if slow:  # shown once per process: the same line from every tile's caller
+        warnings.warn(slow, stacklevel=2)
     generator.eval()
     autocast = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())

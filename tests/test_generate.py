@@ -136,6 +136,23 @@ def test_bf16_paints_close_to_fp32_and_a_bad_precision_is_refused(model_file, la
         generate(model_file, crop, precision="fp16")
 
 
+def test_bf16_on_a_cpu_without_native_bf16_warns_once_that_fp32_is_faster(model_file, labels, monkeypatch):
+    import warnings
+
+    import nucgan.devices
+
+    crop = labels[:64, :64]
+    monkeypatch.setattr(nucgan.devices, "native_bf16", lambda device: False)
+    monkeypatch.setattr(nucgan.devices, "cpu_name", lambda: "Some AVX2 CPU")
+    with pytest.warns(UserWarning, match=r"precision bf16: Some AVX2 CPU has no native bfloat16.*fp32 is the faster"):
+        generate(model_file, crop, seed=0, samples=2, precision="bf16")
+    monkeypatch.setattr(nucgan.devices, "native_bf16", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # native bf16, or fp32: nothing to say
+        generate(model_file, crop, seed=0, precision="bf16")
+        generate(model_file, crop, seed=0)
+
+
 @pytest.mark.parametrize("channels_last", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_tile_input_is_the_converted_float32_tile(channels_last, dtype):

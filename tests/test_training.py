@@ -68,14 +68,28 @@ def test_run_directory_contents(dsb_dir, tmp_path):
     assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
 
 
-def test_bf16_autocast_is_on_by_default_for_cuda_only():
+def test_bf16_autocast_is_on_by_default_only_where_cuda_computes_bf16_natively(monkeypatch):
+    import nucgan.devices
     from nucgan.training.config import resolve_amp
 
+    monkeypatch.setattr(nucgan.devices, "native_bf16", lambda device: True)
     assert resolve_amp(None, "cuda") is True and resolve_amp(None, "cpu") is False
     assert resolve_amp(None, "mps") is False
     assert resolve_amp(False, "cuda") is False and resolve_amp(True, "cpu") is True
+    monkeypatch.setattr(nucgan.devices, "native_bf16", lambda device: False)  # a V100: bf16 is emulated
+    assert resolve_amp(None, "cuda") is False and resolve_amp(True, "cuda") is True
     with pytest.raises(nucgan.InputError, match="amp"):
         TrainConfig(amp="yes").validate()
+
+
+def test_amp_asked_for_on_a_cpu_without_native_bf16_warns_and_is_kept(dsb_dir, tmp_path, monkeypatch):
+    import nucgan.devices
+    from nucgan.training.loop import Run
+
+    monkeypatch.setattr(nucgan.devices, "native_bf16", lambda device: False)
+    with pytest.warns(UserWarning, match=r"--amp: .* has no native bfloat16"):
+        run = Run(tiny(dsb_dir, tmp_path / "amp", amp=True))
+    assert run.config.amp is True  # asked for: honoured, not silently turned off
 
 
 def test_refuses_to_overwrite_a_run_without_resume(dsb_dir, tmp_path):

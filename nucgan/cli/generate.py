@@ -43,7 +43,7 @@ def generate_command(
     png: bool = typer.Option(True, "--png/--no-png", help="Also write a PNG preview."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
-    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16, several times slower without it: nucgan warns; the image moves by ~0.1 %)."),
     sensor_noise: bool = typer.Option(False, "--sensor-noise/--no-sensor-noise", help="Add the style's background noise (the reference's with --like, else the drawn training image's): the grain a smooth painting lacks (models trained with --style; off here, on by default in synth)."),
     signal_noise: bool = typer.Option(False, "--signal-noise/--no-signal-noise", help="With --sensor-noise: let the noise grow with the signal inside the nuclei, as shot noise and fine texture do (off here; synth's default is in docs/generation.md)."),
     nucleus_spread: float = typer.Option(1.0, help="Widen the brightness differences between nuclei by this factor (>= 1; 1: as painted, the default here; synth's default differs for models trained with --style)."),

@@ -62,7 +62,7 @@ def synth_command(
     shard: str = typer.Option("0/1", help="Write only part i of n (i/n), for cluster array jobs."),
     like: Optional[Path] = typer.Option(None, help="An image of yours (unannotated): paint in its style (models trained with --style)."),
     threads: int = typer.Option(0, help="Torch CPU threads (0: OMP_NUM_THREADS, else the CPUs this process may use)."),
-    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16; the image moves by ~0.1 %)."),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: bfloat16 autocast (about 2x faster on a CPU with native bf16, several times slower without it: nucgan warns; the image moves by ~0.1 %)."),
     sensor_noise: Optional[bool] = typer.Option(None, "--sensor-noise/--no-sensor-noise", help="Add the style's background noise (the reference's with --like, else the drawn training image's): the grain a smooth painting lacks [on for models trained with --style]."),
     signal_noise: Optional[bool] = typer.Option(None, "--signal-noise/--no-signal-noise", help="Let the sensor noise grow with the signal inside the nuclei, as shot noise and fine texture do [see docs/generation.md; needs sensor noise]."),
     nucleus_spread: Optional[float] = typer.Option(None, help="Widen the brightness differences between nuclei by this factor (>= 1; 1: as painted), which a generator evens out [nucgan.nucleus_spread.DEFAULT_FACTOR for models trained with --style, else 1]."),

@@ -83,7 +83,7 @@ def train_command(
     steps: Optional[int] = typer.Option(None, help="Training steps [1000]."),
     seed: Optional[int] = typer.Option(None, help="Seed for initialisation, layering, data order and dropout [0]."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or mps [auto]."),
-    amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bfloat16 autocast [on for CUDA, off on a CPU]."),
+    amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bfloat16 autocast [on for CUDA with native bf16 (Ampere or newer), off elsewhere; slower than fp32 without native bf16: nucgan warns]."),
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="Channels-last memory format [on]."),
     threads: Optional[int] = typer.Option(None, help="Torch CPU threads (0: torch's default)."),
     workers: Optional[int] = typer.Option(None, help="Data-loading worker processes [0]."),

@@ -28,13 +28,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve_amp(amp: bool | None, device_type: str) -> bool:
-    """bf16 autocast for a run: as asked, else on for CUDA (tensor cores) and off elsewhere.
+def resolve_amp(amp: bool | None, device: "str | torch.device") -> bool:
+    """bf16 autocast for a run: as asked, else on where it pays (CUDA with native bf16) and off elsewhere.
 
     On a CPU with native bf16 it is 1.6-1.8x faster (docs/models.md), but off by default there until
-    a model trained with it is shown to lose nothing downstream over several training draws.
+    a model trained with it is shown to lose nothing downstream over several training draws; on a CPU
+    or GPU without it (AVX2-only x86, a V100) bf16 is emulated and slower than fp32, so it stays off.
     """
-    return device_type == "cuda" if amp is None else bool(amp)
+    import torch
+
+    from nucgan.devices import native_bf16
+
+    device = torch.device(device)
+    return (device.type == "cuda" and native_bf16(device)) if amp is None else bool(amp)
 
 
 @dataclass

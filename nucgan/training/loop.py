@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from nucgan.atomic import atomic_path
-from nucgan.devices import pick_device
+from nucgan.devices import bf16_slow_warning, pick_device
 from nucgan.errors import InputError, NucganError
 from nucgan.memory import keep_freed_memory
 from nucgan.noise import dropout_noise
@@ -88,7 +89,10 @@ class Run:
         self.device = device_for_rank(device, self.world)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        config.amp = resolve_amp(config.amp, self.device.type)  # recorded resolved in config.json
+        config.amp = resolve_amp(config.amp, self.device)  # recorded resolved in config.json
+        slow = bf16_slow_warning(self.device, "--amp") if config.amp else None
+        if slow:
+            warnings.warn(slow, stacklevel=2)
         set_threads(config.threads)  # --threads, else OMP_NUM_THREADS, else the CPUs (affinity, cgroup quota)
         keep_freed_memory()  # every step's activations reuse the last step's memory (nucgan.memory)
 

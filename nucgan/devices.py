@@ -122,6 +122,11 @@ def bf16_slow_warning(device: "str | torch.device", what: str) -> str | None:
     device = torch.device(device)
     if native_bf16(device):
         return None
-    where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    if device.type == "cpu":
+        where = cpu_name()
+    elif device.type == "cuda" and torch.cuda.is_available():
+        where = torch.cuda.get_device_name(device)
+    else:
+        where = f"device {device.type!r}"
     return (f"{what}: {where} has no native bfloat16, so bf16 is emulated and runs slower than fp32 here "
             f"(on an AVX2-only AMD EPYC: painting 6x, a training step 14x slower); fp32 is the faster choice on this machine")

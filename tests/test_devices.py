@@ -34,6 +34,7 @@ def test_native_bf16_on_a_cpu_follows_its_feature_flags(monkeypatch, flags, prob
 
 def test_mps_never_counts_as_native_bf16_and_cuda_needs_compute_capability_8(monkeypatch):
     assert devices.native_bf16("mps") is False
+    assert devices.bf16_slow_warning("mps", "precision bf16").startswith("precision bf16: device 'mps' has no native")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))  # V100
     assert devices.native_bf16("cuda") is False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -153,6 +154,9 @@ def main() -> None:
                     help="nucgan side: bf16 autocast (`nucgan train --amp`; weights, optimiser state and losses stay fp32)")
     ap.add_argument("--malloc", choices=("keep", "system"), default="keep",
                     help="nucgan side: keep freed memory for reuse (nucgan's default) or glibc's own thresholds")
+    ap.add_argument("--keras-onednn", choices=("on", "default"), default="on",
+                    help="Keras side: TF_ENABLE_ONEDNN_OPTS=1 (on), or TensorFlow's own choice, which leaves oneDNN off on "
+                         "some CPUs (an AVX2-only AMD EPYC: 1.9x slower Keras step)")
     ap.add_argument("--keras-malloc", choices=("keep", "system"), default="system",
                     help="Keras side: the same choice (default: glibc's own, as the authors ran it)")
     ap.add_argument("--child", choices=("tf", "torch"), help=argparse.SUPPRESS)
@@ -171,7 +175,10 @@ def main() -> None:
     params: dict[str, dict[str, int]] = {}
     for r in range(args.rounds):
         for side, python in (("tf", args.tf_python), ("torch", sys.executable)):
-            out = subprocess.run([python, __file__, "--child", side, *passed], capture_output=True, text=True)
+            env = dict(os.environ)
+            if side == "tf" and args.keras_onednn == "on":
+                env["TF_ENABLE_ONEDNN_OPTS"] = "1"
+            out = subprocess.run([python, __file__, "--child", side, *passed], capture_output=True, text=True, env=env)
             if out.returncode:
                 sys.exit(f"error: the {side} child failed: {out.stderr.strip().splitlines()[-1:]}")
             record = json.loads(out.stdout.strip().splitlines()[-1])
@@ -184,7 +191,7 @@ def main() -> None:
           f"{args.tile} px, {args.threads} threads, {args.rounds} alternating rounds (load average {load}); "
           f"nucgan side: Adam {args.adam}{', torch.compile' if args.compile else ''}{', bf16 autocast' if args.amp else ''}, "
           f"malloc {args.malloc}; "
-          f"Keras side: malloc {args.keras_malloc}:")
+          f"Keras side: malloc {args.keras_malloc}, oneDNN {args.keras_onednn}:")
     for side, label in (("tf", "authors' Keras step"), ("torch", "nucgan step")):
         t = times[side]
         print(f"  {label:20}: {statistics.median(t) * 1e3:7.1f} ms/step (range {min(t) * 1e3:.0f}-{max(t) * 1e3:.0f}),"

@@ -240,3 +240,24 @@ def test_the_cli_default_arms_are_the_published_tables():
     option = inspect.signature(downstream_command).parameters["arms"].default
     assert tuple(option.default.split(",")) == arms_mod.ARMS  # the extra arms run only when asked, and are named
     assert all(arm in option.help for arm in arms_mod.EXTRA_ARMS)
+
+
+@pytest.mark.parametrize("user, child", [(None, "1"), ("0", "0")])
+def test_each_stardist_run_gets_tensorflows_onednn_kernels_unless_the_user_chose(folder, tmp_path, monkeypatch, user, child):
+    """TensorFlow leaves oneDNN off on AVX2-only CPUs, where StarDist then trains about 2x slower; a user's setting wins."""
+    from nucgan.quality import downstream_table as dt
+    from nucgan.quality.stardist_downstream import StarDistConfig
+
+    fake = tmp_path / "python"  # stands in for the StarDist interpreter: records the variable, then fails
+    fake.write_text(f"#!/bin/sh\necho \"onednn=${{TF_ENABLE_ONEDNN_OPTS-unset}}\" > {tmp_path / 'env.txt'}\nexit 3\n")
+    fake.chmod(0o755)
+    if user is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", user)
+    pairs = [(str(i), str(m)) for i, m in folder_pairs(folder / "train")]
+    logged: list[str] = []
+    result, found = dt.launch(tmp_path / "out", str(fake), "stardist", "real", 0, pairs, pairs[:1],
+                              StarDistConfig(), {}, logged.append)
+    assert (result, found) == (None, False) and "FAILED (exit 3)" in logged[-1]  # a failed run is said, not hidden
+    assert (tmp_path / "env.txt").read_text().strip() == f"onednn={child}"

@@ -329,4 +329,4 @@ def _train_and_score(train_pairs: Sequence[Pair], test_pairs: Sequence[Pair], co
                         "thresholds": round(t2 - t1, 1), "predict": round(t3 - t2, 1),
                         "total": round(t3 - started, 1)},
             "config": config.to_json(), "workdir": str(workdir / model.name), "versions": versions(),
-            "openmp_threads": _openmp_threads(), **({"pretrain": pretrain} if pretrain else {})}
+            "openmp_threads": _openmp_threads(), "tf_onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"), **({"pretrain": pretrain} if pretrain else {})}

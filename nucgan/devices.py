@@ -1,7 +1,8 @@
-"""Device names: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, checked before any work starts."""
+"""Device names (``auto``, ``cpu``, ``cuda[:N]``, ``mps``, checked before any work starts) and what a device does natively."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import torch
@@ -41,17 +42,26 @@ def _mps_available() -> bool:
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, as on macOS or Windows)."""
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (empty where there is none, as on macOS or Windows)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
+                if not line.strip():
+                    break
                 key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(value.split())
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return set()
+    return fields
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags (x86 ``flags``, Arm ``Features``)."""
+    info = _cpuinfo()
+    return set((info.get("flags") or info.get("Features") or "").split())
 
 
 def native_bf16(device: "str | torch.device") -> bool:
@@ -75,33 +85,15 @@ def native_bf16(device: "str | torch.device") -> bool:
 
 def cpu_name() -> str:
     """The CPU's model name (``platform.processor()`` where /proc/cpuinfo has none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
-    except OSError:
-        pass
     import platform
 
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine() or "unknown CPU"
 
 
 def _cpu_model_numbers() -> str:
-    """x86 ``family F, model M`` from /proc/cpuinfo (empty elsewhere): one brand name covers several generations."""
-    seen: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("cpu family", "model") and key.strip() not in seen:
-                    seen[key.strip()] = value.strip()
-                if not line.strip():
-                    break
-    except OSError:
-        pass
-    return f"family {seen['cpu family']}, model {seen['model']}" if len(seen) == 2 else ""
+    """x86 ``family F, model M`` (empty elsewhere): one brand name covers several generations."""
+    info = _cpuinfo()
+    return f"family {info['cpu family']}, model {info['model']}" if "cpu family" in info and "model" in info else ""
 
 
 def describe_machine(threads: int | None = None) -> str:

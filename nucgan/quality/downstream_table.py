@@ -150,7 +150,7 @@ def launch(out: Path, python: str, segmenter: str, arm: str, seed: int, train: P
     # StarDist's NMS and matching (C, OpenMP) on one thread: same results, and with 2 OpenMP threads on a
     # shared 2-core machine the threshold tuning ran 6.5x slower (191 s instead of 29 s per NMS threshold).
     # TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on an AVX2-only AMD EPYC its
-    # Eigen path page-faults ~145k times a step and StarDist trained 1.8x slower (a setting of the user's own wins)
+    # Eigen path page-faults ~145k times a step and StarDist trained about 2x slower (a setting of the user's own wins)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
     with open(logfile, "w") as fh:

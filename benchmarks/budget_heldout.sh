@@ -21,5 +21,7 @@ run() {
 run real+synthetic 0  # makes the folder a downstream one (the synthetic set and the first run)
 # the real arm at the fixed budget (STEPS=1000, the segmenter's own config) has validation_heldout.sh's keys:
 # copied in, those runs are found done (a run whose key differs is trained again, never reused)
-cp -n benchmarks/results/select_stardist/validation/real/per_run/real_seed{0,1,2}.json "$out/per_run/" 2>/dev/null || true
+if [ "$steps" = 1000 ]; then  # at another budget they would only be found stale and trained again
+  cp -n benchmarks/results/select_stardist/validation/real/per_run/real_seed{0,1,2}.json "$out/per_run/" 2>/dev/null || true
+fi
 for seeds in 0 0,1 0,1,2; do run real,real+synthetic "$seeds"; done

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from timing import seeded_median  # noqa: E402
+from timing import pin_threads, seeded_median  # noqa: E402
 
 
 def earlier_modules(rev: str, folder: Path):  # noqa: ANN201 - a module object
@@ -50,16 +50,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512, help="side of the painted image in px")
     args = ap.parse_args()
     import numpy as np
-    import torch
 
     import nucgan
     import nucgan.generation as current
     from nucgan.synth import DEFAULT_MODEL
 
-    torch.set_num_threads(args.threads)
-    from nucgan.devices import describe_machine
-
-    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
+    pin_threads(args.threads)
     model = nucgan.zoo.load(args.model or DEFAULT_MODEL)
     labels = nucgan.place("ellipse", size=(args.size, args.size), density=150, seed=0)
     side = f"{args.size} x {args.size}"

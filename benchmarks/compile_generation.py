@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import seeded_median  # noqa: E402
+from timing import pin_threads, seeded_median  # noqa: E402
 
 
 def main() -> None:
@@ -36,10 +36,7 @@ def main() -> None:
     from nucgan.generation import conditioning, paint
     from nucgan.synth import DEFAULT_MODEL
 
-    torch.set_num_threads(args.threads)
-    from nucgan.devices import describe_machine
-
-    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
+    pin_threads(args.threads)
     model = nucgan.zoo.load(DEFAULT_MODEL)
     layers = conditioning(model, nucgan.place("ellipse", size=(512, 512), density=150, seed=0), seed=0)
     style = np.full(len(model.input.style), 0.3, np.float32) if model.input.style else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import seeded_median  # noqa: E402
+from timing import pin_threads, seeded_median  # noqa: E402
 
 
 def main() -> None:
@@ -28,16 +28,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     import numpy as np
-    import torch
 
     import nucgan
     from nucgan.generation import conditioning, paint
     from nucgan.synth import DEFAULT_MODEL
 
-    torch.set_num_threads(args.threads)
-    from nucgan.devices import describe_machine
-
-    print(f"machine: {describe_machine(args.threads)}", flush=True)  # figures compare on one machine only
+    pin_threads(args.threads)
     model = nucgan.zoo.load(DEFAULT_MODEL)
     sizes = [int(s) for s in args.sizes.split(",")]
     layers = conditioning(model, nucgan.place("ellipse", size=(max(sizes),) * 2, density=150, seed=0), seed=0)

@@ -19,3 +19,13 @@ def seeded_median(call: Callable[[int], object], repeat: int) -> float:
         call(seed)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def pin_threads(threads: int) -> None:
+    """Set torch's thread count and print the host line first (figures compare on one host only)."""
+    import torch
+
+    from nucgan.devices import describe_machine
+
+    torch.set_num_threads(threads)
+    print(f"machine: {describe_machine(threads)}", flush=True)
